@@ -1,0 +1,79 @@
+# airflow_ha.cluster — the two commands a newcomer needs are `make lab` and `make test`.
+# Every target sets up what it needs itself: the virtualenv (Python >= 3.12), a Docker engine,
+# the locally built systemd base images, and the collection link that resolves airflow_ha.cluster.*.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV ?= .venv
+export AIRFLOW_HA_ROOT := $(CURDIR)
+export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.cache/collections
+export ANSIBLE_ROLES_PATH := $(CURDIR)/roles
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+export PY_COLORS := 0
+export ANSIBLE_NOCOLOR := 1
+# One molecule scenario at a time on this machine (2 cores): every scenario run takes this lock.
+MOLECULE_LOCK ?= /tmp/airflow-ha-molecule.lock
+COLLECTION_LINK := .cache/collections/ansible_collections/airflow_ha/cluster
+
+# Role scenarios run by `make test`, in this order (each is roles/<role>/molecule/default).
+MOLECULE_ROLES ?= redis_cluster
+# The faster loop for development.
+FAST_STEPS ?= lint unit
+
+.PHONY: help bootstrap venv docker images collection-link lint unit integration sanity \
+        test test-fast molecule-% build clean
+
+help:
+	@echo "make test        lint + unit tests + AWS layer against moto + every role scenario (sets everything up)"
+	@echo "make test-fast   lint + unit tests only"
+	@echo "make molecule-ROLE   one role's molecule scenario, e.g. make molecule-redis_cluster"
+	@echo "make build       ansible-galaxy collection build (tarball in ./artifacts)"
+	@echo "make bootstrap   venv + Docker engine + base images + collection link"
+
+bootstrap: venv docker images collection-link
+
+venv:
+	@scripts/ensure-venv.sh
+	@grep -q AIRFLOW_HA_ROOT $(VENV)/bin/activate || printf '%s\n' \
+	  'export AIRFLOW_HA_ROOT="$(CURDIR)"' \
+	  'export ANSIBLE_COLLECTIONS_PATH="$(CURDIR)/.cache/collections"' \
+	  'export ANSIBLE_ROLES_PATH="$(CURDIR)/roles"' >> $(VENV)/bin/activate
+
+docker:
+	@scripts/ensure-docker.sh
+
+images: docker
+	@tests/images/build.sh
+
+collection-link:
+	@mkdir -p $(dir $(COLLECTION_LINK))
+	@ln -sfn $(CURDIR) $(COLLECTION_LINK)
+
+lint: venv collection-link
+	yamllint --strict .
+	ansible-lint
+
+unit: venv collection-link
+	pytest -q tests/unit
+
+integration: venv collection-link
+	pytest -q tests/integration
+
+sanity: venv
+	scripts/sanity.sh
+
+molecule-%: venv docker images collection-link
+	cd roles/$* && flock $(MOLECULE_LOCK) molecule test
+
+test: bootstrap
+	@scripts/run-tests.sh lint unit $(addprefix molecule-,$(MOLECULE_ROLES))
+
+test-fast: venv collection-link
+	@scripts/run-tests.sh $(FAST_STEPS)
+
+build: venv
+	mkdir -p artifacts
+	ansible-galaxy collection build --force --output-path artifacts .
+
+clean:
+	rm -rf .cache artifacts
