@@ -18,14 +18,14 @@ COLLECTION_LINK := .cache/collections/ansible_collections/airflow_ha/cluster
 # Role scenarios run by `make test`, in this order (each is roles/<role>/molecule/default).
 MOLECULE_ROLES ?= redis_cluster
 # The faster loop for development.
-FAST_STEPS ?= lint unit
+FAST_STEPS ?= lint unit build-test
 
-.PHONY: help bootstrap venv docker images collection-link lint unit integration sanity \
+.PHONY: help bootstrap venv docker images collection-link lint unit build-test integration sanity \
         test test-fast molecule-% build clean
 
 help:
 	@echo "make test        lint + unit tests + AWS layer against moto + every role scenario (sets everything up)"
-	@echo "make test-fast   lint + unit tests only"
+	@echo "make test-fast   lint + unit tests + collection build/install (no containers)"
 	@echo "make molecule-ROLE   one role's molecule scenario, e.g. make molecule-redis_cluster"
 	@echo "make build       ansible-galaxy collection build (tarball in ./artifacts)"
 	@echo "make bootstrap   venv + Docker engine + base images + collection link"
@@ -65,11 +65,18 @@ sanity: venv
 molecule-%: venv docker images collection-link
 	cd roles/$* && flock $(MOLECULE_LOCK) molecule test
 
+# Every step runs even when an earlier one failed; the run fails when any step failed.
+TEST_STEPS ?= lint unit build-test $(addprefix molecule-,$(MOLECULE_ROLES))
+
 test: bootstrap
-	@scripts/run-tests.sh lint unit $(addprefix molecule-,$(MOLECULE_ROLES))
+	@scripts/run-tests.sh $(TEST_STEPS)
 
 test-fast: venv collection-link
 	@scripts/run-tests.sh $(FAST_STEPS)
+
+# Build the tarball, install it elsewhere, use its roles by FQCN from a playbook outside the repo.
+build-test: venv
+	scripts/test-build.sh
 
 build: venv
 	mkdir -p artifacts

@@ -34,8 +34,12 @@ fi
 echo "venv: creating $VENV with $py ($("$py" --version))"
 rm -rf "$VENV"
 "$py" -m venv "$VENV"
-"$VENV/bin/pip" install --quiet --upgrade pip
+log="$VENV/pip-install.log"
 # The lock pins every transitive package; requirements.txt names what we chose.
-"$VENV/bin/pip" install --quiet -r requirements.txt -c requirements.lock.txt
+if ! { "$VENV/bin/pip" install --upgrade pip && "$VENV/bin/pip" install -r requirements.txt -c requirements.lock.txt; } >"$log" 2>&1; then
+  tail -n 30 "$log" >&2
+  echo "ERROR: installing the controller toolchain failed (full log: $log)" >&2
+  exit 1
+fi
 echo "$want" > "$stamp"
 echo "venv: ready ($("$VENV/bin/ansible" --version | head -1))"
