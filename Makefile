@@ -21,9 +21,10 @@ MOLECULE_ROLES ?= redis_cluster
 FAST_STEPS ?= lint unit build-test
 
 .PHONY: help bootstrap venv docker images collection-link lint unit build-test integration sanity \
-        test test-fast molecule-% build clean
+        test test-fast molecule-% build clean lab lab-down
 
 help:
+	@echo "make lab         the cluster as systemd containers on this machine (make lab-down removes it)"
 	@echo "make test        lint + unit tests + AWS layer against moto + every role scenario (sets everything up)"
 	@echo "make test-fast   lint + unit tests + collection build/install (no containers)"
 	@echo "make molecule-ROLE   one role's molecule scenario, e.g. make molecule-redis_cluster"
@@ -73,6 +74,15 @@ test: bootstrap
 
 test-fast: venv collection-link
 	@scripts/run-tests.sh $(FAST_STEPS)
+
+LAB_INVENTORY ?= inventories/lab
+
+# The main job: the cluster as systemd containers on this machine, then a summary.
+lab: bootstrap
+	ansible-playbook -i $(LAB_INVENTORY) playbooks/lab.yml
+
+lab-down: venv docker collection-link
+	ansible-playbook -i $(LAB_INVENTORY) playbooks/lab_down.yml
 
 # Build the tarball, install it elsewhere, use its roles by FQCN from a playbook outside the repo.
 build-test: venv

@@ -4,17 +4,22 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV=${VENV:-.venv}
+# Never pick up the venv's own interpreter from PATH.
+PATH=$(printf '%s' "$PATH" | tr ':' '\n' | grep -v "^$(pwd)/$VENV/bin$" | paste -sd: -)
 
 py_ok() { "$1" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 12) else 1)' 2>/dev/null; }
 
+# The interpreter's own path (not a shim, not this venv, which is about to be replaced).
+real_python() { "$1" -c 'import sys; print(sys.executable)' 2>/dev/null; }
+
 find_python() {
   local c
-  for c in "${PYTHON:-}" python3.13 python3.12 python3; do
-    [ -n "$c" ] && command -v "$c" >/dev/null 2>&1 && py_ok "$(command -v "$c")" && { command -v "$c"; return 0; }
+  for c in "${PYTHON:-}" python3.12 python3.13 python3; do
+    [ -n "$c" ] && command -v "$c" >/dev/null 2>&1 && py_ok "$c" && { real_python "$c"; return 0; }
   done
   if command -v pyenv >/dev/null 2>&1; then
     local root; root=$(pyenv root)
-    for c in $(ls -d "$root"/versions/3.1[2-9]* 2>/dev/null | sort -V -r); do
+    for c in $(ls -d "$root"/versions/3.1[2-9]* 2>/dev/null | sort -V); do
       py_ok "$c/bin/python" && { echo "$c/bin/python"; return 0; }
     done
   fi
