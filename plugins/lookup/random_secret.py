@@ -5,7 +5,7 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 name: random_secret
-author: airflow_ha maintainers
+author: airflow_ha maintainers (@airflow-ha)
 short_description: Generate a cryptographically random secret of a given kind
 description:
   - Returns one new random secret per term, from C(os.urandom) (via C(secrets)).
@@ -55,13 +55,13 @@ def generate(kind, length=32):
     if length < 16:
         raise AnsibleLookupError("random_secret: length must be at least 16, got %d" % length)
     if kind == "password":
-        return "".join(secrets.choice(_ALNUM) for _ in range(length))
+        return "".join(secrets.choice(_ALNUM) for dummy in range(length))
     if kind == "token":
         return secrets.token_hex(32)
     if kind == "fernet":
         return base64.urlsafe_b64encode(secrets.token_bytes(32)).decode("ascii")
     if kind == "cookie":
-        return "".join(secrets.choice(string.ascii_uppercase) for _ in range(length))
+        return "".join(secrets.choice(string.ascii_uppercase) for dummy in range(length))
     raise AnsibleLookupError("random_secret: unknown kind %r (use password, token, fernet or cookie)" % (kind,))
 
 

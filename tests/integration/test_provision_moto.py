@@ -1,0 +1,404 @@
+"""End-to-end test of the AWS layer against a local moto server (never real AWS).
+
+provision (twice) -> aws_ec2 inventory -> bad inputs -> teardown, on 127.0.0.1 only.
+"""
+
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import boto3
+import pytest
+import yaml
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+FILES = os.path.join(REPO, "tests", "integration", "files")
+COLLECTIONS = os.path.join(REPO, ".cache", "collections")
+CLUSTER_VARS = os.path.join(FILES, "cluster.yml")
+SECRETS = os.path.join(FILES, "secrets.yml")
+REGION = "eu-west-1"
+CLUSTER_TAG = "airflow_ha:cluster"
+
+with open(CLUSTER_VARS, encoding="utf-8") as fh:
+    CLUSTER = yaml.safe_load(fh)
+CLUSTER_NAME = CLUSTER["aws_provision_cluster_name"]
+AIRFLOW_ROLES = {"airflow_scheduler", "airflow_webserver", "airflow_worker", "flower"}
+
+def _free_loopback_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def endpoint():
+    port = _free_loopback_port()
+    server = shutil.which("moto_server")
+    cmd = [server] if server else [sys.executable, "-m", "moto.server"]
+    proc = subprocess.Popen(
+        cmd + ["-H", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(url + "/moto-api/", timeout=1)  # noqa: S310 - loopback only
+                break
+            except OSError:
+                if proc.poll() is not None:
+                    raise RuntimeError("moto_server exited early")
+                time.sleep(0.1)
+        else:
+            raise RuntimeError("moto_server did not start")
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def env(endpoint):
+    result = dict(os.environ)
+    for key in list(result):
+        if key.startswith("AWS_"):
+            del result[key]
+    result.update(
+        AWS_ACCESS_KEY_ID="testing",
+        AWS_SECRET_ACCESS_KEY="testing",
+        AWS_DEFAULT_REGION=REGION,
+        ANSIBLE_COLLECTIONS_PATH=COLLECTIONS,
+        ANSIBLE_STDOUT_CALLBACK="ansible.posix.json",
+        ANSIBLE_NOCOLOR="1",
+        ANSIBLE_DEPRECATION_WARNINGS="0",
+        ANSIBLE_LOCALHOST_WARNING="0",
+        ANSIBLE_INVENTORY_UNPARSED_WARNING="0",
+        AIRFLOW_HA_CLUSTER=CLUSTER_NAME,
+        AIRFLOW_HA_AWS_REGION=REGION,
+        AIRFLOW_HA_AWS_ENDPOINT_URL=endpoint,
+    )
+    return result
+
+
+@pytest.fixture(scope="module")
+def client(endpoint):
+    def make(service):
+        return boto3.client(
+            service, region_name=REGION, endpoint_url=endpoint, aws_access_key_id="testing", aws_secret_access_key="testing"
+        )
+
+    return make
+
+
+@pytest.fixture(scope="module")
+def ami(client):
+    return client("ec2").describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+
+
+def run(cmd, env, timeout=300):
+    return subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout, check=False)
+
+
+def playbook(name, env, *extra):
+    cmd = ["ansible-playbook", os.path.join("playbooks", name), "-e", f"@{CLUSTER_VARS}",
+           "-e", f"aws_provision_endpoint_url={env['AIRFLOW_HA_AWS_ENDPOINT_URL']}"]
+    for item in extra:
+        cmd += ["-e", item]
+    proc = run(cmd, env)
+    try:
+        report = json.loads(proc.stdout)
+    except ValueError:
+        raise AssertionError(f"no JSON from ansible-playbook:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+    return proc, report
+
+
+def failed_messages(report):
+    messages = []
+    for play in report["plays"]:
+        for task in play["tasks"]:
+            for host in task["hosts"].values():
+                if host.get("failed"):
+                    messages.append(host.get("msg", ""))
+    return messages
+
+
+def unsafe(value):
+    """ansible-inventory marks strings as unsafe in JSON; unwrap them."""
+    if isinstance(value, dict):
+        if set(value) == {"__ansible_unsafe"}:
+            return value["__ansible_unsafe"]
+        return {k: unsafe(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [unsafe(v) for v in value]
+    return value
+
+
+def cluster_resources(client):
+    """Everything still carrying the cluster tag (or its derived names), by kind."""
+    tag = [{"Name": f"tag:{CLUSTER_TAG}", "Values": [CLUSTER_NAME]}]
+    ec2 = client("ec2")
+    found = {
+        "instances": [
+            i["InstanceId"]
+            for r in ec2.describe_instances(Filters=tag)["Reservations"]
+            for i in r["Instances"]
+            if i["State"]["Name"] != "terminated"
+        ],
+        "vpcs": [v["VpcId"] for v in ec2.describe_vpcs(Filters=tag)["Vpcs"]],
+        "subnets": [s["SubnetId"] for s in ec2.describe_subnets(Filters=tag)["Subnets"]],
+        "security_groups": [g["GroupId"] for g in ec2.describe_security_groups(Filters=tag)["SecurityGroups"]],
+        "internet_gateways": [g["InternetGatewayId"] for g in ec2.describe_internet_gateways(Filters=tag)["InternetGateways"]],
+        "route_tables": [t["RouteTableId"] for t in ec2.describe_route_tables(Filters=tag)["RouteTables"]],
+    }
+    rds = client("rds")
+    found["db_instances"] = [
+        d["DBInstanceIdentifier"] for d in rds.describe_db_instances()["DBInstances"]
+        if {"Key": CLUSTER_TAG, "Value": CLUSTER_NAME} in d.get("TagList", [])
+    ]
+    found["db_subnet_groups"] = [
+        g["DBSubnetGroupName"] for g in rds.describe_db_subnet_groups()["DBSubnetGroups"]
+        if g["DBSubnetGroupName"].startswith(CLUSTER_NAME)
+    ]
+    found["file_systems"] = [
+        f["FileSystemId"] for f in client("efs").describe_file_systems()["FileSystems"]
+        if {"Key": CLUSTER_TAG, "Value": CLUSTER_NAME} in f.get("Tags", [])
+    ]
+    elb = client("elbv2")
+    lbs = elb.describe_load_balancers()["LoadBalancers"]
+    tgs = elb.describe_target_groups()["TargetGroups"]
+    arns = [x["LoadBalancerArn"] for x in lbs] + [x["TargetGroupArn"] for x in tgs]
+    tagged = []
+    if arns:
+        for desc in elb.describe_tags(ResourceArns=arns)["TagDescriptions"]:
+            if {"Key": CLUSTER_TAG, "Value": CLUSTER_NAME} in desc["Tags"]:
+                tagged.append(desc["ResourceArn"])
+    found["load_balancing"] = tagged
+    found["buckets"] = [b["Name"] for b in client("s3").list_buckets()["Buckets"] if b["Name"] == CLUSTER["aws_provision_log_bucket"]]
+    iam = client("iam")
+    found["iam_roles"] = [r["RoleName"] for r in iam.list_roles()["Roles"] if r["RoleName"].startswith(CLUSTER_NAME)]
+    found["instance_profiles"] = [
+        p["InstanceProfileName"] for p in iam.list_instance_profiles()["InstanceProfiles"]
+        if p["InstanceProfileName"].startswith(CLUSTER_NAME)
+    ]
+    return {kind: ids for kind, ids in found.items() if ids}
+
+
+# --- tests, in order -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "extra,message",
+    [
+        ([json.dumps({"aws_provision_subnets": [{"cidr": "10.60.1.0/24", "az": "eu-west-1a"},
+                                                {"cidr": "10.60.2.0/24", "az": "eu-west-1a"}]})],
+         "at least two subnets in at least two different availability zones (got eu-west-1a)"),
+        (["aws_provision_rds_engine_version=12.19"], "must be PostgreSQL 13-17 (got 12.19)"),
+        (["aws_provision_rds_password=Sh0rt!"], "aws_provision_rds_password must be 8-128 characters"),
+        ([json.dumps({"aws_provision_instances": [{"name": "w1", "roles": ["airflow_worker"]}]})],
+         "every airflow_worker needs at least one queue"),
+    ],
+    ids=["one-az", "engine", "short-password", "worker-without-queue"],
+)
+def test_provision_preflight_rejects_bad_variables(env, client, ami, extra, message):
+    secrets = [] if any("password" in e for e in extra) else [f"aws_provision_secrets_file={SECRETS}"]
+    proc, report = playbook("provision_aws.yml", env, f"aws_provision_ami_id={ami}", *secrets, *extra)
+    assert proc.returncode != 0
+    messages = failed_messages(report)
+    assert any(message in m for m in messages), messages
+    assert "Sh0rt!" not in proc.stdout
+    assert cluster_resources(client) == {}
+
+
+def test_modules_reject_bad_input_and_create_nothing(env, client):
+    ec2, rds = client("ec2"), client("rds")
+    vpc = ec2.create_vpc(CidrBlock="10.99.0.0/16")["Vpc"]["VpcId"]
+    a1 = ec2.create_subnet(VpcId=vpc, CidrBlock="10.99.1.0/24", AvailabilityZone="eu-west-1a")["Subnet"]["SubnetId"]
+    a2 = ec2.create_subnet(VpcId=vpc, CidrBlock="10.99.2.0/24", AvailabilityZone="eu-west-1a")["Subnet"]["SubnetId"]
+    b1 = ec2.create_subnet(VpcId=vpc, CidrBlock="10.99.3.0/24", AvailabilityZone="eu-west-1b")["Subnet"]["SubnetId"]
+    sg = ec2.create_security_group(GroupName="bad-inputs", Description="x", VpcId=vpc)["GroupId"]
+    rds.create_db_subnet_group(DBSubnetGroupName="bad-one-az", DBSubnetGroupDescription="x", SubnetIds=[a1, a2])
+    rds.create_db_subnet_group(DBSubnetGroupName="bad-two-az", DBSubnetGroupDescription="x", SubnetIds=[a1, b1])
+    try:
+        proc = run(
+            ["ansible-playbook", os.path.join(FILES, "bad_inputs.yml"),
+             "-e", f"endpoint_url={env['AIRFLOW_HA_AWS_ENDPOINT_URL']}", "-e", "one_az_subnet_group=bad-one-az",
+             "-e", "two_az_subnet_group=bad-two-az", "-e", f"security_group_id={sg}"],
+            env,
+        )
+        report = json.loads(proc.stdout)
+        results = {task["task"]["name"]: task["hosts"]["localhost"] for task in report["plays"][0]["tasks"]}
+        expected = {
+            "Multi-AZ with a one-AZ subnet group":
+                "multi_az=true needs a DB subnet group with subnets in at least two availability zones; "
+                "'bad-one-az' only covers eu-west-1a",
+            "Unsupported engine version":
+                "engine_version 12.19 (PostgreSQL 12) is not supported for the Airflow 3 metadata database; "
+                "supported PostgreSQL majors: 13, 14, 15, 16, 17",
+            "Password shorter than RDS accepts": "master_user_password is too short: RDS requires at least 8 characters (got 6)",
+            "EFS without subnets": "efs_dags needs at least one subnet in subnet_ids to create mount targets in",
+        }
+        for task, message in expected.items():
+            assert results[task]["msg"] == message, (task, results[task])
+            assert results[task]["changed"] is False
+        assert "Sh0rt!" not in proc.stdout
+        assert "long-enough-password" not in proc.stdout
+        assert rds.describe_db_instances()["DBInstances"] == []
+        assert client("efs").describe_file_systems()["FileSystems"] == []
+    finally:
+        rds.delete_db_subnet_group(DBSubnetGroupName="bad-one-az")
+        rds.delete_db_subnet_group(DBSubnetGroupName="bad-two-az")
+        ec2.delete_security_group(GroupId=sg)
+        for subnet in (a1, a2, b1):
+            ec2.delete_subnet(SubnetId=subnet)
+        ec2.delete_vpc(VpcId=vpc)
+
+
+def test_provision_first_run_creates(env, client, ami):
+    proc, report = playbook("provision_aws.yml", env, f"aws_provision_ami_id={ami}", f"aws_provision_secrets_file={SECRETS}")
+    stats = report["stats"]["localhost"]
+    assert proc.returncode == 0, failed_messages(report)
+    assert stats["failures"] == 0 and stats["unreachable"] == 0
+    assert stats["changed"] > 0
+    assert "moto-only-Passw0rd" not in proc.stdout
+
+    resources = cluster_resources(client)
+    assert len(resources["instances"]) == len(CLUSTER["aws_provision_instances"])
+    assert len(resources["subnets"]) == len(CLUSTER["aws_provision_subnets"])
+    assert len(resources["db_instances"]) == 1 and len(resources["file_systems"]) == 1
+    assert len(resources["load_balancing"]) == 2
+
+    db = client("rds").describe_db_instances(DBInstanceIdentifier=f"{CLUSTER_NAME}-metadata")["DBInstances"][0]
+    assert db["MultiAZ"] and db["StorageEncrypted"] and db["DeletionProtection"]
+    tg = client("elbv2").describe_target_groups(Names=[f"{CLUSTER_NAME}-api"])["TargetGroups"][0]
+    targets = client("elbv2").describe_target_health(TargetGroupArn=tg["TargetGroupArn"])["TargetHealthDescriptions"]
+    webservers = [i["name"] for i in CLUSTER["aws_provision_instances"] if "airflow_webserver" in i["roles"]]
+    assert len(targets) == len(webservers)
+    assert tg["Port"] == 8080
+    policy = client("iam").get_role_policy(RoleName=f"{CLUSTER_NAME}-node", PolicyName="rabbitmq-peer-discovery")
+    actions = policy["PolicyDocument"]["Statement"][0]["Action"]
+    assert sorted(actions) == ["autoscaling:DescribeAutoScalingInstances", "ec2:DescribeInstances"]
+
+
+def _ingress(client, group):
+    ec2 = client("ec2")
+    groups = {g["GroupId"]: g["GroupName"] for g in ec2.describe_security_groups(
+        Filters=[{"Name": f"tag:{CLUSTER_TAG}", "Values": [CLUSTER_NAME]}])["SecurityGroups"]}
+    sg = ec2.describe_security_groups(Filters=[{"Name": "group-name", "Values": [f"{CLUSTER_NAME}-{group}"]}])["SecurityGroups"][0]
+    rules = set()
+    for perm in sg["IpPermissions"]:
+        for pair in perm.get("UserIdGroupPairs", []):
+            rules.add((perm["FromPort"], groups[pair["GroupId"]].replace(CLUSTER_NAME + "-", "")))
+        for cidr in perm.get("IpRanges", []):
+            rules.add((perm["FromPort"], cidr["CidrIp"]))
+    return rules
+
+
+def test_security_groups_open_only_what_the_topology_needs(client):
+    clients = {"redis", "airflow_scheduler", "airflow_worker", "flower"}
+    assert _ingress(client, "redis") == {(p, g) for p in (6379, 26379) for g in clients}
+    assert _ingress(client, "rabbitmq") == (
+        {(5672, g) for g in {"rabbitmq", "airflow_scheduler", "airflow_worker", "flower"}}
+        | {(25672, "rabbitmq"), (4369, "rabbitmq")}
+    )
+    assert _ingress(client, "metadata_db") == {(5432, g) for g in ("airflow_scheduler", "airflow_webserver", "airflow_worker", "flower")}
+    assert _ingress(client, "airflow_webserver") == {(8080, "alb"), (8080, "loadbalancer")}
+    assert _ingress(client, "airflow_worker") == {(8793, "airflow_webserver")}
+    assert _ingress(client, "airflow_scheduler") == {(8974, CLUSTER["aws_provision_vpc_cidr"])}
+    assert _ingress(client, "flower") == {(5555, "loadbalancer"), (5555, CLUSTER["aws_provision_vpc_cidr"])}
+    assert _ingress(client, "efs") == {(2049, g) for g in ("airflow_scheduler", "airflow_worker", "airflow_webserver")}
+
+
+def test_provision_second_run_changes_nothing(env, ami):
+    proc, report = playbook("provision_aws.yml", env, f"aws_provision_ami_id={ami}", f"aws_provision_secrets_file={SECRETS}")
+    assert proc.returncode == 0, failed_messages(report)
+    stats = report["stats"]["localhost"]
+    changed_tasks = [
+        task["task"]["name"] for play in report["plays"] for task in play["tasks"]
+        if any(h.get("changed") for h in task["hosts"].values())
+    ]
+    assert stats["changed"] == 0, changed_tasks
+    assert stats["failures"] == 0
+
+
+def expected_groups():
+    groups = {}
+    for inst in CLUSTER["aws_provision_instances"]:
+        host = f"{CLUSTER_NAME}-{inst['name']}"
+        for role in inst["roles"]:
+            groups.setdefault(role, set()).add(host)
+        if AIRFLOW_ROLES & set(inst["roles"]):
+            groups.setdefault("airflow", set()).add(host)
+        for queue in inst.get("queues", []):
+            groups.setdefault(f"queue_{queue}", set()).add(host)
+    return groups
+
+
+def test_inventory_graph(env, client, ami):
+    # An instance of another cluster must not show up.
+    ec2 = client("ec2")
+    other = ec2.run_instances(ImageId=ami, MinCount=1, MaxCount=1, TagSpecifications=[{
+        "ResourceType": "instance",
+        "Tags": [{"Key": CLUSTER_TAG, "Value": "other"}, {"Key": "airflow_ha:role", "Value": "redis"}, {"Key": "Name", "Value": "other-redis"}],
+    }])["Instances"][0]["InstanceId"]
+    try:
+        proc = run(["ansible-inventory", "-i", "inventories/aws_ec2.yml", "--graph"], env)
+        assert proc.returncode == 0, proc.stderr
+    finally:
+        ec2.terminate_instances(InstanceIds=[other])
+    graph, current = {}, None
+    for line in proc.stdout.splitlines():
+        group = re.search(r"@(\w+):$", line)
+        if group:
+            current = graph.setdefault(group.group(1), set())
+        elif line.strip(" |-"):
+            current.add(line.strip(" |-"))
+    assert "other-redis" not in proc.stdout
+    for group, hosts in expected_groups().items():
+        assert graph.get(group) == hosts, group
+    assert "metadata_db" not in graph  # RDS mode: no self-managed database hosts
+
+
+def test_inventory_list_vars_and_lab_override(env, client):
+    proc = run(["ansible-inventory", "-i", "inventories/aws_ec2.yml", "--list"], env)
+    assert proc.returncode == 0, proc.stderr
+    inventory = unsafe(json.loads(proc.stdout))
+    hostvars = inventory["_meta"]["hostvars"]
+    for group, hosts in expected_groups().items():
+        assert set(inventory[group]["hosts"]) == hosts, group
+    ec2 = client("ec2")
+    by_name = {}
+    for reservation in ec2.describe_instances(Filters=[{"Name": f"tag:{CLUSTER_TAG}", "Values": [CLUSTER_NAME]},
+                                                       {"Name": "instance-state-name", "Values": ["running"]}])["Reservations"]:
+        for inst in reservation["Instances"]:
+            name = {t["Key"]: t["Value"] for t in inst["Tags"]}["Name"]
+            by_name[name] = inst
+    for inst in CLUSTER["aws_provision_instances"]:
+        host = f"{CLUSTER_NAME}-{inst['name']}"
+        assert hostvars[host]["ansible_host"] == by_name[host]["PrivateIpAddress"]
+        assert "ansible_connection" not in hostvars[host]
+        assert hostvars[host]["celery_worker_queues"] == inst.get("queues", [])
+
+    worker = next(f"{CLUSTER_NAME}-{i['name']}" for i in CLUSTER["aws_provision_instances"] if "airflow_worker" in i["roles"])
+    instance_id = by_name[worker]["InstanceId"]
+    ec2.create_tags(Resources=[instance_id], Tags=[{"Key": "airflow_ha:lab_container", "Value": "lab-worker"}])
+    try:
+        proc = run(["ansible-inventory", "-i", "inventories/aws_ec2.yml", "--host", worker], env)
+        assert proc.returncode == 0, proc.stderr
+        hostvars = unsafe(json.loads(proc.stdout))
+        assert hostvars["ansible_host"] == "lab-worker"
+        assert hostvars["ansible_connection"] == "community.docker.docker"
+    finally:
+        ec2.delete_tags(Resources=[instance_id], Tags=[{"Key": "airflow_ha:lab_container"}])
+
+
+def test_teardown_removes_everything_tagged(env, client):
+    assert cluster_resources(client) != {}
+    proc, report = playbook("teardown_aws.yml", env)
+    assert proc.returncode == 0, failed_messages(report)
+    assert report["stats"]["localhost"]["changed"] > 0
+    assert cluster_resources(client) == {}
