@@ -16,7 +16,7 @@ MOLECULE_LOCK ?= /tmp/airflow-ha-molecule.lock
 COLLECTION_LINK := .cache/collections/ansible_collections/airflow_ha/cluster
 
 # Role scenarios run by `make test`, in this order (each is roles/<role>/molecule/default).
-MOLECULE_ROLES ?= redis_cluster
+MOLECULE_ROLES ?= redis_cluster airflow_common
 # The faster loop for development.
 FAST_STEPS ?= lint unit build-test
 
@@ -25,7 +25,7 @@ FAST_STEPS ?= lint unit build-test
 
 help:
 	@echo "make lab         the cluster as systemd containers on this machine (make lab-down removes it)"
-	@echo "make test        lint + unit tests + AWS layer against moto + every role scenario (sets everything up)"
+	@echo "make test        lint, unit tests, ansible-test sanity, build/install, AWS layer on moto, every role scenario"
 	@echo "make test-fast   lint + unit tests + collection build/install (no containers)"
 	@echo "make molecule-ROLE   one role's molecule scenario, e.g. make molecule-redis_cluster"
 	@echo "make build       ansible-galaxy collection build (tarball in ./artifacts)"
@@ -67,7 +67,7 @@ molecule-%: venv docker images collection-link
 	cd roles/$* && flock $(MOLECULE_LOCK) molecule test
 
 # Every step runs even when an earlier one failed; the run fails when any step failed.
-TEST_STEPS ?= lint unit build-test $(addprefix molecule-,$(MOLECULE_ROLES))
+TEST_STEPS ?= lint unit sanity build-test integration $(addprefix molecule-,$(MOLECULE_ROLES))
 
 test: bootstrap
 	@scripts/run-tests.sh $(TEST_STEPS)
