@@ -16,7 +16,7 @@ MOLECULE_LOCK ?= /tmp/airflow-ha-molecule.lock
 COLLECTION_LINK := .cache/collections/ansible_collections/airflow_ha/cluster
 
 # Role scenarios run by `make test`, in this order (each is roles/<role>/molecule/default).
-MOLECULE_ROLES ?= redis_cluster rabbitmq_aws_peer_discovery airflow_common
+MOLECULE_ROLES ?= redis_cluster rabbitmq_aws_peer_discovery airflow_common scheduler_failover
 # The faster loop for development.
 FAST_STEPS ?= lint unit build-test
 
