@@ -16,12 +16,12 @@ MOLECULE_LOCK ?= /tmp/airflow-ha-molecule.lock
 COLLECTION_LINK := .cache/collections/ansible_collections/airflow_ha/cluster
 
 # Role scenarios run by `make test`, in this order (each is roles/<role>/molecule/default).
-MOLECULE_ROLES ?= redis_cluster rabbitmq_aws_peer_discovery airflow_common scheduler_failover
+MOLECULE_ROLES ?= redis_cluster rabbitmq_aws_peer_discovery airflow_common scheduler_failover celery_worker
 # The faster loop for development.
 FAST_STEPS ?= lint unit build-test
 
 .PHONY: help bootstrap venv docker images airflow-image collection-link lint unit build-test integration sanity \
-        test test-fast molecule-% build clean lab lab-aws lab-down test-lab
+        test test-fast molecule-% build clean lab lab-aws lab-down test-lab lab-memory
 
 help:
 	@echo "make lab         the cluster as systemd containers on this machine (make lab-down removes it)"
@@ -72,7 +72,7 @@ molecule-%: venv docker images airflow-image collection-link
 	cd roles/$* && flock $(MOLECULE_LOCK) molecule test
 
 # Every step runs even when an earlier one failed; the run fails when any step failed.
-TEST_STEPS ?= lint unit sanity build-test integration $(addprefix molecule-,$(MOLECULE_ROLES))
+TEST_STEPS ?= lint unit sanity build-test integration $(addprefix molecule-,$(MOLECULE_ROLES)) test-lab
 
 test: bootstrap
 	@scripts/run-tests.sh $(TEST_STEPS)
@@ -99,6 +99,10 @@ lab-aws: venv docker collection-link
 # The whole-cluster end-to-end test (make lab twice, make lab-aws, make lab-down); part of make test.
 test-lab: bootstrap
 	scripts/test-lab.sh
+
+# Memory of the running lab's containers (now, and the sum of per-container peaks).
+lab-memory:
+	@scripts/lab-memory.sh
 
 lab-down: venv docker collection-link
 	ansible-playbook -i $(LAB_INVENTORY) playbooks/lab_down.yml
