@@ -325,6 +325,37 @@ def test_provision_second_run_changes_nothing(env, ami):
     assert stats["failures"] == 0
 
 
+def test_webserver_registers_api_servers_in_the_alb_target_group(env, client, tmp_path):
+    """An api-server missing from the target group (replaced instance, scale-out) is registered by the
+    webserver role; a second run changes nothing."""
+    elb = client("elbv2")
+    tg_arn = elb.describe_target_groups(Names=[f"{CLUSTER_NAME}-api"])["TargetGroups"][0]["TargetGroupArn"]
+
+    def registered():
+        return {t["Target"]["Id"] for t in elb.describe_target_health(TargetGroupArn=tg_arn)["TargetHealthDescriptions"]}
+
+    ids = sorted(registered())
+    assert ids
+    elb.deregister_targets(TargetGroupArn=tg_arn, Targets=[{"Id": ids[0], "Port": 8080}])
+    assert registered() == set(ids[1:])
+    inventory = tmp_path / "api_servers.yml"
+    inventory.write_text(yaml.safe_dump({"all": {
+        "hosts": {f"api{n}": {"instance_id": instance, "ansible_connection": "local"} for n, instance in enumerate(ids)},
+        "vars": {"webserver_alb_target_group_arn": tg_arn, "webserver_aws_region": REGION,
+                 "webserver_aws_endpoint_url": env["AIRFLOW_HA_AWS_ENDPOINT_URL"]},
+    }}))
+    cmd = ["ansible-playbook", "-i", str(inventory), os.path.join(FILES, "alb_target.yml")]
+    first = run(cmd, env)
+    report = json.loads(first.stdout)
+    assert first.returncode == 0, failed_messages(report)
+    assert registered() == set(ids)
+    assert sum(s["changed"] for s in report["stats"].values()) == 1  # only the missing one
+    second = run(cmd, env)
+    report = json.loads(second.stdout)
+    assert second.returncode == 0, failed_messages(report)
+    assert sum(s["changed"] for s in report["stats"].values()) == 0
+
+
 def expected_groups():
     groups = {}
     for inst in CLUSTER["aws_provision_instances"]:
