@@ -21,13 +21,15 @@ MOLECULE_ROLES ?= redis_cluster rabbitmq_aws_peer_discovery airflow_common sched
 FAST_STEPS ?= lint unit build-test
 
 .PHONY: help bootstrap venv docker images airflow-image collection-link lint unit build-test integration sanity \
-        test test-fast molecule-% build clean lab lab-aws lab-down test-lab lab-memory
+        test test-fast molecule-% build clean lab lab-aws lab-down test-lab lab-memory chaos bench
 
 help:
 	@echo "make lab         the cluster as systemd containers on this machine (make lab-down removes it)"
 	@echo "make test        lint, unit tests, ansible-test sanity, build/install, AWS layer on moto, every role scenario"
 	@echo "make test-fast   lint + unit tests + collection build/install (no containers)"
 	@echo "make molecule-ROLE   one role's molecule scenario, e.g. make molecule-redis_cluster"
+	@echo "make chaos       failover drills on the lab under load (JSON + PNG timeline in artifacts/chaos)"
+	@echo "make bench       lab vs airflow standalone, 1 vs 2 schedulers, converge times (artifacts/bench)"
 	@echo "make build       ansible-galaxy collection build (tarball in ./artifacts)"
 	@echo "make bootstrap   venv + Docker engine + base images + collection link"
 
@@ -103,6 +105,17 @@ test-lab: bootstrap
 # Memory of the running lab's containers (now, and the sum of per-container peaks).
 lab-memory:
 	@scripts/lab-memory.sh
+
+# Failover drills on the lab (made first when it is not running): one fault at a time under a steady
+# load; artifacts/chaos/chaos.json + chaos.png; fails when a fault loses, strands or doubles a task.
+# CHAOS_ARGS passes options, e.g. CHAOS_ARGS="--faults broker,worker_kill".
+chaos: bootstrap
+	flock $(MOLECULE_LOCK) python scripts/chaos.py $(CHAOS_ARGS)
+
+# Benchmarks (they report, never fail on timing): airflow standalone vs the lab, 1 vs 2 schedulers,
+# site.yml on a fresh lab and its re-run. Rebuilds the lab (the secrets file is kept).
+bench: bootstrap
+	flock $(MOLECULE_LOCK) python scripts/bench.py $(BENCH_ARGS)
 
 lab-down: venv docker collection-link
 	ansible-playbook -i $(LAB_INVENTORY) playbooks/lab_down.yml

@@ -1,0 +1,224 @@
+"""What `make chaos` and `make bench` share: the running lab as the inventory describes it.
+
+- `Lab`: the inventory's groups (ansible-inventory, so the lab's constructed broker group is honoured),
+  the secrets file, `docker exec` into a host, and systemd actions on a host's units.
+- `Api`: the Airflow REST API through the load balancer (token, retries on connection errors and 5xx,
+  a new token on 401), with the few calls the drills need.
+- Time helpers: Airflow's ISO timestamps as epoch seconds.
+
+Only loopback (the published load-balancer port) and the lab's own containers are ever contacted.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import time
+from datetime import datetime
+from pathlib import Path
+
+import requests
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+INVENTORY = ROOT / "inventories" / "lab"
+TERMINAL_TI = {"success", "failed", "upstream_failed", "skipped", "removed"}
+TERMINAL_RUN = {"success", "failed"}
+
+
+def epoch(stamp: str | None) -> float | None:
+    """Airflow's ISO-8601 timestamp (with offset) as epoch seconds; None stays None."""
+    if not stamp:
+        return None
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+
+
+def median(values: list[float]) -> float | None:
+    return statistics.median(values) if values else None
+
+
+class Lab:
+    """The lab as `inventories/lab` describes it, reached with `docker exec`."""
+
+    def __init__(self, inventory: Path = INVENTORY):
+        listing = json.loads(
+            subprocess.run(
+                ["ansible-inventory", "-i", str(inventory), "--list"],
+                check=True, capture_output=True, text=True,
+            ).stdout
+        )
+        self.hostvars = listing.get("_meta", {}).get("hostvars", {})
+        self.groups = {name: sorted(self._hosts(listing, name)) for name in listing if name != "_meta"}
+        all_vars = next(iter(self.hostvars.values()), {})
+        self.ui_port = int(all_vars.get("lab_ui_port", 8080))
+        self.flower_port = int(all_vars.get("lab_flower_port", 5555))
+        self.flower_user = all_vars.get("flower_basic_auth_user", "flower")
+        self.broker = "rabbitmq" if self.groups.get("rabbitmq") else "redis"
+        self.secrets_file = inventory / ".secrets" / "airflow_ha_secrets.yml"
+        self.secrets = yaml.safe_load(self.secrets_file.read_text())
+
+    @classmethod
+    def _hosts(cls, listing: dict, group: str) -> set[str]:
+        node = listing.get(group, {})
+        hosts = set(node.get("hosts", []))
+        for child in node.get("children", []):
+            hosts |= cls._hosts(listing, child)
+        return hosts
+
+    def running(self) -> bool:
+        """Every host of the inventory is a running container."""
+        names = subprocess.run(
+            ["docker", "ps", "--format", "{{.Names}}"], check=True, capture_output=True, text=True
+        ).stdout.split()
+        return all(host in names for host in self.groups.get("all", []))
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.ui_port}"
+
+    @property
+    def flower_url(self) -> str:
+        return f"http://127.0.0.1:{self.flower_port}"
+
+    def sh(self, host: str, script: str, check: bool = True, timeout: float = 120,
+           env: dict[str, str] | None = None) -> str:
+        """Run a bash script on a host (docker exec); its stdout, stripped."""
+        command = ["docker", "exec"]
+        for key, value in (env or {}).items():
+            command += ["-e", f"{key}={value}"]
+        command += [host, "bash", "-c", script]
+        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+        if check and done.returncode != 0:
+            raise RuntimeError(f"{host}: `{script}` exited {done.returncode}: {done.stderr.strip()[-400:]}")
+        return done.stdout.strip()
+
+    def systemctl(self, host: str, action: str, unit: str) -> float:
+        """systemctl ACTION UNIT on a host; the epoch time the action returned."""
+        self.sh(host, f"systemctl {action} {unit}")
+        return time.time()
+
+    def main_pid(self, host: str, unit: str) -> int:
+        return int(self.sh(host, f"systemctl show -p MainPID --value {unit}") or 0)
+
+    def active_seconds(self, host: str, unit: str) -> float:
+        """How long the unit has been active (0 when it is not)."""
+        out = self.sh(
+            host,
+            f"systemctl is-active -q {unit} || {{ echo 0; exit 0; }}; "
+            f"echo $(( $(date +%s) - $(date -d \"$(systemctl show -p ActiveEnterTimestamp --value {unit})\" +%s) ))",
+        )
+        return float(out or 0)
+
+    def airflow_config(self, section: str, key: str) -> str:
+        """A value of the cluster's one airflow.cfg, read on the first scheduler host."""
+        return self.sh(self.groups["airflow_scheduler"][0], f"airflow config get-value {section} {key}")
+
+
+class Api:
+    """The Airflow REST API through the load balancer, as the admin user."""
+
+    def __init__(self, base: str, password: str, user: str = "admin"):
+        self.base = base.rstrip("/")
+        self.user = user
+        self.password = password
+        self.session = requests.Session()
+        self._token: str | None = None
+
+    def _login(self) -> None:
+        response = self._send("POST", "/auth/token", json={"username": self.user, "password": self.password},
+                              auth=False)
+        self._token = response.json()["access_token"]
+
+    def _send(self, method: str, path: str, auth: bool = True, attempts: int = 30, **kwargs):
+        last: Exception | None = None
+        for _ in range(attempts):
+            headers = {"Authorization": f"Bearer {self._token}"} if auth and self._token else {}
+            try:
+                response = self.session.request(method, self.base + path, headers=headers, timeout=10, **kwargs)
+            except requests.RequestException as error:
+                last = error
+                time.sleep(1)
+                continue
+            if response.status_code == 401 and auth:
+                self._login()
+                continue
+            if response.status_code >= 500:
+                last = RuntimeError(f"{method} {path}: HTTP {response.status_code} {response.text[:200]}")
+                time.sleep(1)
+                continue
+            if response.status_code >= 400:
+                raise RuntimeError(f"{method} {path}: HTTP {response.status_code} {response.text[:300]}")
+            return response
+        raise RuntimeError(f"{method} {path}: no answer after {attempts} attempts ({last})")
+
+    def get(self, path: str, **params) -> dict:
+        if self._token is None:
+            self._login()
+        return self._send("GET", path, params=params).json()
+
+    def call(self, method: str, path: str, body: dict | None = None, attempts: int = 30) -> dict:
+        if self._token is None:
+            self._login()
+        return self._send(method, path, json=body, attempts=attempts).json()
+
+    def wait_healthy(self, timeout: float = 300) -> None:
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            try:
+                if self.session.get(self.base + "/api/v2/monitor/health", timeout=5).ok:
+                    return
+            except requests.RequestException:
+                pass
+            time.sleep(2)
+        raise RuntimeError(f"the API at {self.base} did not answer within {timeout} s")
+
+    def wait_dag(self, dag_id: str, timeout: float = 300) -> None:
+        """Wait until the DAG is parsed, then unpause it."""
+        deadline = time.time() + timeout
+        while True:
+            try:
+                self.get(f"/api/v2/dags/{dag_id}")
+                break
+            except RuntimeError:
+                if time.time() > deadline:
+                    raise
+                time.sleep(3)
+        self.call("PATCH", f"/api/v2/dags/{dag_id}", {"is_paused": False})
+
+    def trigger(self, dag_id: str, conf: dict | None = None, attempts: int = 30) -> str:
+        run = self.call("POST", f"/api/v2/dags/{dag_id}/dagRuns", {"logical_date": None, "conf": conf or {}},
+                        attempts=attempts)
+        return run["dag_run_id"]
+
+    def run(self, dag_id: str, run_id: str) -> dict:
+        return self.get(f"/api/v2/dags/{dag_id}/dagRuns/{requests.utils.quote(run_id, safe='')}")
+
+    def task_instances(self, dag_id: str, run_id: str = "~") -> list[dict]:
+        """Every task instance of one run ("~": of every run), all pages."""
+        out: list[dict] = []
+        path = f"/api/v2/dags/{dag_id}/dagRuns/{requests.utils.quote(run_id, safe='~')}/taskInstances"
+        while True:
+            page = self.get(path, limit=100, offset=len(out), order_by="id")
+            out += page["task_instances"]
+            if not page["task_instances"] or len(out) >= page["total_entries"]:
+                return out
+
+    def runs(self, dag_id: str) -> list[dict]:
+        out: list[dict] = []
+        while True:
+            page = self.get(f"/api/v2/dags/{dag_id}/dagRuns", limit=100, offset=len(out), order_by="id")
+            out += page["dag_runs"]
+            if not page["dag_runs"] or len(out) >= page["total_entries"]:
+                return out
+
+    def task_instance(self, dag_id: str, run_id: str, task_id: str, map_index: int) -> dict:
+        return self.get(f"/api/v2/dags/{dag_id}/dagRuns/{requests.utils.quote(run_id, safe='')}"
+                        f"/taskInstances/{task_id}/{map_index}")
+
+
+def artifacts_dir(name: str) -> Path:
+    path = Path(os.environ.get("AIRFLOW_HA_ARTIFACTS", ROOT / "artifacts")) / name
+    path.mkdir(parents=True, exist_ok=True)
+    return path
