@@ -107,7 +107,7 @@ lab-memory:
 	@scripts/lab-memory.sh
 
 # Failover drills on the lab (made first when it is not running): one fault at a time under a steady
-# load; artifacts/chaos/chaos.json + chaos.png; fails when a fault loses, strands or doubles a task.
+# load; artifacts/chaos/chaos-<broker>.json + .png; fails when a fault loses, strands or doubles a task.
 # CHAOS_ARGS passes options, e.g. CHAOS_ARGS="--faults broker,worker_kill".
 chaos: bootstrap
 	flock $(MOLECULE_LOCK) python scripts/chaos.py $(CHAOS_ARGS)

@@ -202,7 +202,7 @@ def bench_converge(out: Path) -> dict:
 
 # --- 3. the lab cluster ---------------------------------------------------------------------------
 
-def bench_cluster(lab: Lab, api: Api, name: str, timeout: float) -> dict:
+def bench_cluster(api: Api, name: str, timeout: float, shape: dict) -> dict:
     dags = sorted(d["dag_id"] for d in api.get("/api/v2/dags", dag_id_pattern=PREFIX, limit=100)["dags"])
     for dag in dags:
         api.call("PATCH", f"/api/v2/dags/{dag}", {"is_paused": True})
@@ -218,9 +218,7 @@ def bench_cluster(lab: Lab, api: Api, name: str, timeout: float) -> dict:
         tasks += [{"run_id": f"{dag}/{run_id}", "task_id": ti["task_id"], "start": epoch(ti["start_date"]),
                    "end": epoch(ti["end_date"]), "state": ti["state"], "run_start": run_start}
                   for ti in api.task_instances(dag, run_id)]
-    workers = lab.groups["airflow_worker"]
-    concurrency = int(lab.airflow_config("celery", "worker_concurrency"))
-    return finish(name, tasks, {"workers": len(workers), "worker_concurrency": concurrency})
+    return finish(name, tasks, shape)
 
 
 def plot(result: dict, path: Path) -> None:
@@ -268,8 +266,10 @@ def main() -> int:
         "workload": [],
     }
     # The standalone baseline gets as many task slots as the lab's workers have together.
-    concurrency = next(iter(lab.hostvars.values()))["airflow_config"]["celery"]["worker_concurrency"]
-    worker_slots = len(lab.groups["airflow_worker"]) * int(concurrency)
+    workers = len(lab.groups["airflow_worker"])
+    concurrency = int(next(iter(lab.hostvars.values()))["airflow_config"]["celery"]["worker_concurrency"])
+    shape = {"workers": workers, "worker_concurrency": concurrency}
+    worker_slots = workers * concurrency
     if not args.skip_standalone:
         if lab.running() and not args.skip_converge:
             run(["ansible-playbook", "-i", "inventories/lab", "playbooks/lab_down.yml"], out / "lab-down-first.log")
@@ -284,14 +284,13 @@ def main() -> int:
     api = Api(lab.api_url, lab.secrets["admin_password"])
     api.wait_healthy()
     api.wait_dag(f"{PREFIX}00")
-    workers = len(lab.groups["airflow_worker"])
     second = lab.groups["airflow_scheduler"][1]
     rounds: dict[int, list[dict]] = {2: [], 1: []}
     for _ in range(args.repeat):  # alternated, so a drift of the machine hits both alike
-        rounds[2].append(bench_cluster(lab, api, f"lab, 2 schedulers (Celery, {workers} workers)", args.timeout))
+        rounds[2].append(bench_cluster(api, f"lab, 2 schedulers (Celery, {workers} workers)", args.timeout, shape))
         lab.systemctl(second, "stop", "airflow-scheduler.service")
         try:
-            rounds[1].append(bench_cluster(lab, api, f"lab, 1 scheduler (Celery, {workers} workers)", args.timeout))
+            rounds[1].append(bench_cluster(api, f"lab, 1 scheduler (Celery, {workers} workers)", args.timeout, shape))
         finally:
             lab.systemctl(second, "start", "airflow-scheduler.service")
     result["workload"] += [mean_of(rounds[2]), mean_of(rounds[1])]
