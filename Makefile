@@ -45,8 +45,10 @@ venv:
 docker:
 	@scripts/ensure-docker.sh
 
+# Base images to build: the lab and every scenario use Debian 12 only; IMAGES="debian12 debian13" adds trixie.
+IMAGES ?= debian12
 images: docker
-	@tests/images/build.sh
+	@tests/images/build.sh $(IMAGES)
 
 # The base image with Airflow pre-installed by airflow_common's install tasks (scenarios past the
 # airflow_common one and the lab start from it; airflow_common's own scenario installs from scratch).

@@ -6,7 +6,10 @@ In one run on this machine, one thing at a time (nothing else of ours running be
      worker concurrency) in one container from the baked Airflow image, with the lab down;
   2. a fresh lab: containers, then `site.yml` timed (fresh converge), then `site.yml` again timed
      (idempotent re-run; its PLAY RECAP must say changed=0), then lab_summary.yml (hello_world2);
-  3. the lab with 2 schedulers, then with 1 (the scheduler on the second scheduler host stopped).
+  3. converge scaling: the same no-op re-run with the lab's workers, then with 12 worker hosts (an
+     inventory overlay adds the hosts, spread over the lab's queues; they are converged, re-run
+     no-op timed, then removed), and the ratio of the two no-op times;
+  4. the lab with 2 schedulers, then with 1 (the scheduler on the second scheduler host stopped).
 The workload of 1 and 3 is the same: every bench_chain_* DAG (dags/airflow_ha_bench.py: BENCH_DAGS DAGs,
 each a chain of BENCH_CHAIN trivial tasks) triggered while paused, then all unpaused at once.
 Figures: throughput (tasks / (last end - first start)), total task lag (the sum over tasks of start -
@@ -181,6 +184,8 @@ def finish(name: str, tasks: list[dict], extra: dict) -> dict:
 def bench_converge(out: Path) -> dict:
     inventory = ["-i", "inventories/lab"]
     code, down_s, _ = run(["ansible-playbook", *inventory, "playbooks/lab_down.yml"], out / "lab-down.log")
+    if code:
+        raise RuntimeError(f"removing the lab failed (log {out / 'lab-down.log'})")
     code, create_s, _ = run(["ansible-playbook", *inventory, "playbooks/lab_containers.yml"], out / "containers.log")
     if code:
         raise RuntimeError(f"creating the lab's containers failed (log {out / 'containers.log'})")
@@ -200,7 +205,40 @@ def bench_converge(out: Path) -> dict:
     }
 
 
-# --- 3. the lab cluster ---------------------------------------------------------------------------
+def bench_scale(out: Path, lab: Lab, total_workers: int) -> dict:
+    """No-op site.yml with the lab's workers, then with `total_workers` worker hosts (overlay inventory)."""
+    base = ["-i", "inventories/lab"]
+    code, noop_s, noop = run(["ansible-playbook", *base, "playbooks/site.yml"], out / "scale-noop-base.log")
+    queues = sorted(json.loads((ROOT / "dags" / "airflow_ha_queues.json").read_text()).values())
+    present = len(lab.groups["airflow_worker"])
+    extra = {f"lab-w{n:02d}": {"celery_worker_queues": [queues[n % len(queues)]]}
+             for n in range(present + 1, total_workers + 1)}
+    overlay = out / "scale-workers.yml"
+    overlay.write_text(json.dumps({"all": {"children": {"airflow_worker": {"hosts": extra}}}}, indent=2))
+    both = [*base, "-i", str(overlay)]
+    result = {"workers_base": present, "noop_base_s": noop_s, "noop_base_changed": sum(recap_changed(noop).values()),
+              "noop_base_exit": code, "workers_scaled": total_workers}
+    try:
+        code, result["containers_s"], _ = run(["ansible-playbook", *both, "playbooks/lab_containers.yml"],
+                                              out / "scale-containers.log")
+        if code:
+            raise RuntimeError(f"creating the extra workers failed (log {out / 'scale-containers.log'})")
+        code, result["converge_new_s"], _ = run(["ansible-playbook", *both, "playbooks/site.yml"],
+                                                out / "scale-converge.log")
+        if code:
+            raise RuntimeError(f"converging the extra workers failed (log {out / 'scale-converge.log'})")
+        code, result["noop_scaled_s"], scaled = run(["ansible-playbook", *both, "playbooks/site.yml"],
+                                                    out / "scale-noop-scaled.log")
+        result.update(noop_scaled_changed=sum(recap_changed(scaled).values()), noop_scaled_exit=code,
+                      hosts_scaled=len(recap_changed(scaled)),
+                      ratio_scaled_vs_base=round(result["noop_scaled_s"] / noop_s, 2))
+    finally:
+        docker("rm", "-f", *extra, check=False)
+    log(f"scale: {result}")
+    return result
+
+
+# --- 4. the lab cluster ---------------------------------------------------------------------------
 
 def bench_cluster(api: Api, name: str, timeout: float, shape: dict) -> dict:
     dags = sorted(d["dag_id"] for d in api.get("/api/v2/dags", dag_id_pattern=PREFIX, limit=100)["dags"])
@@ -255,6 +293,8 @@ def main() -> int:
     parser.add_argument("--skip-converge", action="store_true", help="use the running lab as it is")
     parser.add_argument("--timeout", type=float, default=900, help="seconds one workload may take")
     parser.add_argument("--repeat", type=int, default=3, help="runs of each lab workload (means reported)")
+    parser.add_argument("--scale-workers", type=int, default=12, help="worker hosts of the converge scaling run (0: skip)")
+    parser.add_argument("--converge-only", action="store_true", help="only the converge figures (2 and 3)")
     args = parser.parse_args()
     out = artifacts_dir("bench")
     lab = Lab()
@@ -267,12 +307,16 @@ def main() -> int:
     }
     # The standalone baseline gets as many task slots as the lab's workers have together.
     workers = len(lab.groups["airflow_worker"])
-    concurrency = int(next(iter(lab.hostvars.values()))["airflow_config"]["celery"]["worker_concurrency"])
+    lab_config = next(iter(lab.hostvars.values())).get("airflow_config") or {}
+    concurrency = int((lab_config.get("celery") or {}).get("worker_concurrency", 8))  # Airflow's default is 8
     shape = {"workers": workers, "worker_concurrency": concurrency}
     worker_slots = workers * concurrency
-    if not args.skip_standalone:
+    if not args.skip_standalone and not args.converge_only:
         if lab.running() and not args.skip_converge:
-            run(["ansible-playbook", "-i", "inventories/lab", "playbooks/lab_down.yml"], out / "lab-down-first.log")
+            code, _, _ = run(["ansible-playbook", "-i", "inventories/lab", "playbooks/lab_down.yml"],
+                             out / "lab-down-first.log")
+            if code:
+                raise RuntimeError(f"removing the lab failed (log {out / 'lab-down-first.log'})")
         log("standalone: airflow standalone in one container (the lab is down)")
         result["workload"].append(bench_standalone(result["dags"], worker_slots, args.timeout))
     if not args.skip_converge:
@@ -281,6 +325,12 @@ def main() -> int:
     elif not lab.running():
         print("bench: --skip-converge needs a running lab (make lab)", file=sys.stderr)
         return 2
+    if args.scale_workers > len(lab.groups["airflow_worker"]):
+        result["scale"] = bench_scale(out, lab, args.scale_workers)
+    if args.converge_only:
+        (out / "bench-converge.json").write_text(json.dumps(result, indent=2))
+        print_converge(result)
+        return 0
     api = Api(lab.api_url, lab.secrets["admin_password"])
     api.wait_healthy()
     api.wait_dag(f"{PREFIX}00")
@@ -311,12 +361,21 @@ def main() -> int:
               f"{r['mean_task_lag_s']:>10} {r['makespan_s']:>10} {r['not_successful']:>6}")
     for key, value in result["ratios"].items():
         print(f"ratio {key}: {value}")
+    print_converge(result)
+    print(f"bench: results in {out / 'bench.json'} and {out / 'bench.png'}")
+    return 0
+
+
+def print_converge(result: dict) -> None:
     if "converge" in result:
         c = result["converge"]
         print(f"site.yml on a fresh lab: {c['site_fresh_s']} s (containers before it: {c['containers_s']} s); "
               f"re-run: {c['site_again_s']} s, changed={c['site_again_changed']} on {c['hosts']} hosts")
-    print(f"bench: results in {out / 'bench.json'} and {out / 'bench.png'}")
-    return 0
+    if "scale" in result:
+        c = result["scale"]
+        print(f"no-op site.yml with {c['workers_base']} workers: {c['noop_base_s']} s (changed={c['noop_base_changed']}); "
+              f"with {c['workers_scaled']} workers: {c.get('noop_scaled_s')} s (changed={c.get('noop_scaled_changed')}); "
+              f"ratio {c.get('ratio_scaled_vs_base')}")
 
 
 if __name__ == "__main__":

@@ -36,7 +36,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections import Counter, defaultdict
+from collections import Counter
 from pathlib import Path
 
 import requests
@@ -136,6 +136,18 @@ def books(tis: list[dict], runs: list[dict], ledger: list[dict], stuck_keys: set
     return counts
 
 
+def drain(api: Api, run_ids: list[str], timeout: float) -> set[tuple]:
+    """Wait until every given run of chaos_load finished; the keys of task instances still unfinished."""
+    deadline = time.time() + timeout
+    pending = list(run_ids)
+    while True:
+        pending = [r for r in pending if api.run(DAG, r)["state"] not in TERMINAL_RUN]
+        if not pending or time.time() > deadline:
+            break
+        time.sleep(3)
+    return {ti_key(ti) for run_id in pending for ti in api.task_instances(DAG, run_id) if ti["state"] not in TERMINAL_TI}
+
+
 # --- load and probe -----------------------------------------------------------------------------
 
 class Load(threading.Thread):
@@ -224,28 +236,10 @@ class Chaos:
 
     def drain(self, timeout: float) -> set[tuple]:
         """Wait until every run triggered so far finished; the keys of task instances still unfinished."""
-        deadline = time.time() + timeout
-        pending = [run_id for _, run_id in self.load.runs]
-        while True:
-            pending = [r for r in pending if self.api.run(DAG, r)["state"] not in TERMINAL_RUN]
-            if not pending or time.time() > deadline:
-                break
-            time.sleep(3)
-        stuck = set()
-        for run_id in pending:
-            stuck |= {ti_key(ti) for ti in self.api.task_instances(DAG, run_id) if ti["state"] not in TERMINAL_TI}
-        return stuck
+        return drain(self.api, [run_id for _, run_id in self.load.runs], timeout)
 
     def workers_by_queue(self) -> dict[str, list[str]]:
-        """queue -> hosts of the workers serving it, as Flower (the running cluster) reports them."""
-        response = requests.get(self.lab.flower_url + "/api/workers", params={"refresh": 1}, timeout=30,
-                                auth=(self.lab.flower_user, self.lab.secrets["flower_password"]))
-        response.raise_for_status()
-        out: dict[str, list[str]] = defaultdict(list)
-        for worker, info in response.json().items():
-            for queue in info.get("active_queues") or []:
-                out[queue["name"]].append(worker.split("@", 1)[1])
-        return {queue: sorted(hosts) for queue, hosts in out.items()}
+        return self.lab.workers_by_queue()
 
     def long_task_on(self, hosts: list[str], seconds: int = 30) -> tuple[dict, str]:
         """Trigger a chaos_load run of `seconds`-long tasks; a running task instance on one of `hosts`."""
@@ -404,11 +398,7 @@ class Chaos:
 
     # -- books and report --
     def ledger(self) -> list[dict]:
-        entries = []
-        for host in self.lab.groups["airflow_worker"]:
-            text = self.lab.sh(host, f'. /etc/airflow/airflow.env; cat "$AIRFLOW_HOME/{LEDGER}" 2>/dev/null || true')
-            entries += [json.loads(line) for line in text.splitlines() if line.strip()]
-        return entries
+        return self.lab.ledger(LEDGER)
 
     def report(self) -> dict:
         tis = self.api.task_instances(DAG)

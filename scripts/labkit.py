@@ -111,6 +111,31 @@ class Lab:
         )
         return float(out or 0)
 
+    def workers_by_queue(self) -> dict[str, list[str]]:
+        """queue -> hosts of the workers serving it, as Flower (the running cluster) reports them."""
+        response = requests.get(self.flower_url + "/api/workers", params={"refresh": 1}, timeout=30,
+                                auth=(self.flower_user, self.secrets["flower_password"]))
+        response.raise_for_status()
+        out: dict[str, list[str]] = {}
+        for worker, info in response.json().items():
+            for queue in info.get("active_queues") or []:
+                out.setdefault(queue["name"], []).append(worker.split("@", 1)[1])
+        return {queue: sorted(hosts) for queue, hosts in out.items()}
+
+    def online_workers(self, host: str) -> dict[str, list[str]]:
+        """Celery hostname -> queues of every worker answering the broker now (airflow celery list-workers)."""
+        listing = json.loads(self.sh(host, "airflow celery list-workers --output json", timeout=180) or "[]")
+        return {w["worker_name"]: sorted(q.strip() for q in str(w.get("queues") or "").split(",") if q.strip())
+                for w in listing}
+
+    def ledger(self, name: str) -> list[dict]:
+        """Every entry of the per-host ledger file `name` (in $AIRFLOW_HOME) of every worker host."""
+        entries = []
+        for host in self.groups["airflow_worker"]:
+            text = self.sh(host, f'. /etc/airflow/airflow.env; cat "$AIRFLOW_HOME/{name}" 2>/dev/null || true')
+            entries += [json.loads(line) for line in text.splitlines() if line.strip()]
+        return entries
+
     def airflow_config(self, section: str, key: str) -> str:
         """A value of the cluster's one airflow.cfg, read on the first scheduler host."""
         return self.sh(self.groups["airflow_scheduler"][0], f"airflow config get-value {section} {key}")

@@ -2,12 +2,15 @@
 # make test-lab: the whole-cluster end-to-end test, on the lab itself.
 #   1. make lab from no containers: hello_world2 must succeed through the load balancer, each task on a
 #      worker of its queue (asserted by playbooks/lab_summary.yml);
-#   2. make lab-aws: site.yml again, through inventories/aws_ec2.yml (tagged instances on moto mapped to
-#      the same containers): every host must report changed=0 — the same end state, and the idempotence
-#      of the whole site.yml — and hello_world2 succeeds again;
-#   3. make lab-down.
-# (A second `make lab` would repeat step 2's idempotence check through the other inventory; it is left
-# out to keep make test short. Run `make lab` twice by hand to see it.)
+#   2. the converge checks on that lab (scripts/converge_checks.py): a no-op re-run, --tags airflow_worker,
+#      --tags broker and --limit <worker> each changed=0; a bad input on one worker refused by the
+#      validation play before anything changes; a worker container recreated and converged back with --limit;
+#   3. make lab-aws: site.yml again, through inventories/aws_ec2.yml (tagged instances on moto mapped to
+#      the same containers): every host must report changed=0 — the same end state — and hello_world2
+#      succeeds again;
+#   4. the rolling check: a new airflow_config value rolled through every component under the chaos_load
+#      DAG's load (never two workers of a queue down at once, clean books);
+#   5. make lab-down.
 # Prints the wall time of each stage.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -41,11 +44,16 @@ fi
 stage clean make --no-print-directory lab-down
 stage lab-first make --no-print-directory lab
 grep -h "task | host" "$log/lab-first.log" | sed 's/^ *"/  /; s/",$//'
+stage converge python3 scripts/converge_checks.py --log-dir "$log" --checks noop,tags,limit,bad_input,recreate
+grep -h "^converge:" "$log/converge.log" | sed 's/^/  /'
 stage lab-aws make --no-print-directory lab-aws
 if [ "$fail" = 0 ]; then
   sed -n '/^PLAY RECAP/,$p' /tmp/airflow-ha-lab-aws-site.log > "$log/lab-aws-site-recap.log"
   no_changes "$log/lab-aws-site-recap.log" && echo "test-lab: site.yml via aws_ec2: changed=0 on every host (same end state)" || fail=1
 fi
 scripts/lab-memory.sh | tail -n 1
+stage rolling python3 scripts/converge_checks.py --log-dir "$log" --checks rolling \
+  --json "${AIRFLOW_HA_ARTIFACTS:-artifacts}/converge/converge-rolling.json"
+grep -h "^converge:" "$log/rolling.log" | sed 's/^/  /'
 stage down make --no-print-directory lab-down
 exit $fail

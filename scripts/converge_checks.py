@@ -1,0 +1,274 @@
+#!/usr/bin/env python3
+"""Converge checks on the running lab (a step of make test-lab; also runnable alone on a lab).
+
+Each check runs `ansible-playbook playbooks/site.yml` the way a user would and asserts what the run
+must do; any failed check makes the exit status 1. Seconds are printed (and kept in the JSON) as
+figures, never judged: speed targets live in `make bench`.
+
+  noop        a full re-run: changed=0 on every host
+  tags        --tags airflow_worker, then --tags broker: each changed=0
+  limit       --limit <a worker host>: changed=0
+  bad_input   a duplicate queue in one worker host's celery_worker_queues (an inventory overlay):
+              the run fails in the validation play, before any other play starts, changed=0
+              everywhere, and the error names the variable and the host
+  recreate    that worker's container removed and created again from its image (a new, blank host
+              with a new address): --limit <host> converges it back (its worker answers the broker
+              with its queues), and a second --limit run reports changed=0
+  rolling     a real change (one new airflow_config value, every Airflow host's airflow.cfg) under the
+              chaos_load DAG's steady load: every Airflow component restarts, no queue
+              ever has two of its workers down at once (and no scheduler or api-server group is ever
+              all down), and the load's books are clean (0 failed, lost, stuck or run twice). Changes
+              airflow.cfg: run it last (test-lab runs it after lab-aws), and re-converge without the
+              overlay (make lab) to undo it.
+
+Usage: converge_checks.py [--checks noop,tags,limit,bad_input,recreate] [--json PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from chaos import DAG, LEDGER, Load, books, drain  # noqa: E402
+from labkit import INVENTORY, ROOT, Api, Lab, artifacts_dir  # noqa: E402
+
+SITE = ROOT / "playbooks" / "site.yml"
+RECAP = re.compile(r"^(\S+)\s+: ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
+ALL_CHECKS = "noop,tags,limit,bad_input,recreate"
+
+
+def recap(output: str) -> dict[str, dict[str, int]]:
+    """host -> {ok, changed, unreachable, failed} from a PLAY RECAP."""
+    return {m[1]: {"ok": int(m[2]), "changed": int(m[3]), "unreachable": int(m[4]), "failed": int(m[5])}
+            for m in RECAP.finditer(output)}
+
+
+def plays_started(output: str) -> list[str]:
+    return re.findall(r"^PLAY \[(.+?)\] \*", output, re.M)
+
+
+class Checks:
+    def __init__(self, lab: Lab, log_dir: Path):
+        self.lab = lab
+        self.log_dir = log_dir
+        self.results: dict[str, dict] = {}
+
+    def log(self, message: str) -> None:
+        print(f"converge: {time.strftime('%H:%M:%S')} {message}", flush=True)
+
+    def site(self, name: str, *args: str, playbook: Path = SITE, inventories: tuple[str, ...] = ()) -> dict:
+        """Run a playbook on the lab; its rc, seconds, recap and output (kept in the log dir)."""
+        command = ["ansible-playbook", "-i", str(INVENTORY)]
+        for extra in inventories:
+            command += ["-i", extra]
+        command += [str(playbook), *args]
+        started = time.time()
+        done = subprocess.run(command, capture_output=True, text=True)
+        seconds = round(time.time() - started, 1)
+        output = done.stdout + done.stderr
+        (self.log_dir / f"converge-{name}.log").write_text(output)
+        return {"rc": done.returncode, "seconds": seconds, "recap": recap(output), "output": output}
+
+    def expect_no_change(self, name: str, *args: str) -> dict:
+        run = self.site(name, *args)
+        changed = {h: r["changed"] for h, r in run["recap"].items() if r["changed"] or r["failed"] or r["unreachable"]}
+        ok = run["rc"] == 0 and bool(run["recap"]) and not changed
+        detail = "" if ok else f" (rc={run['rc']}, hosts with changes or failures: {changed or 'no recap'})"
+        self.log(f"{name}: {'ok' if ok else 'FAILED'}: {' '.join(args) or 'full run'} in {run['seconds']} s, "
+                 f"{len(run['recap'])} hosts{detail}")
+        return {"ok": ok, "seconds": run["seconds"], "hosts": len(run["recap"]), "args": list(args),
+                "changed_hosts": changed}
+
+    def worker_host(self) -> tuple[str, str]:
+        """A worker host whose queue has another worker (so the checks never leave a queue unserved)."""
+        for queue, hosts in sorted(self.lab.workers_by_queue().items()):
+            if len(hosts) >= 2:
+                return hosts[-1], queue
+        raise RuntimeError("no queue with two workers in the lab: the converge checks need one")
+
+    # -- the checks --
+    def check_noop(self) -> None:
+        self.results["noop"] = self.expect_no_change("noop")
+
+    def check_tags(self) -> None:
+        worker = self.expect_no_change("tags-airflow_worker", "--tags", "airflow_worker")
+        broker = self.expect_no_change("tags-broker", "--tags", "broker")
+        self.results["tags"] = {"ok": worker["ok"] and broker["ok"], "airflow_worker": worker, "broker": broker}
+
+    def check_limit(self) -> None:
+        host, _ = self.worker_host()
+        self.results["limit"] = self.expect_no_change("limit", "--limit", host)
+
+    def check_bad_input(self) -> None:
+        host, queue = self.worker_host()
+        with tempfile.NamedTemporaryFile("w", suffix=".yml", delete=False) as overlay:
+            yaml.safe_dump({"all": {"hosts": {host: {"celery_worker_queues": [queue, queue]}}}}, overlay)
+        run = self.site("bad-input", inventories=(overlay.name,))
+        Path(overlay.name).unlink()
+        plays = plays_started(run["output"])
+        changed = {h: r["changed"] for h, r in run["recap"].items() if r["changed"]}
+        failed = [h for h, r in run["recap"].items() if r["failed"]]
+        problems = []
+        if run["rc"] == 0:
+            problems.append("the run succeeded")
+        if plays[1:] or not plays or not plays[0].startswith("Validate"):
+            problems.append(f"plays started: {plays}")
+        if changed:
+            problems.append(f"changed: {changed}")
+        if failed != [host]:
+            problems.append(f"failed hosts {failed}, expected [{host}]")
+        if not re.search(rf"{re.escape(host)}.*celery_worker_queues|celery_worker_queues.*{re.escape(host)}", run["output"]):
+            problems.append("the error does not name celery_worker_queues and the host")
+        ok = not problems
+        self.log(f"bad_input: {'ok' if ok else 'FAILED'}: duplicate queue on {host} refused by the validation play "
+                 f"in {run['seconds']} s{'' if ok else ': ' + '; '.join(problems)}")
+        self.results["bad_input"] = {"ok": ok, "seconds": run["seconds"], "host": host, "problems": problems}
+
+    def check_recreate(self) -> None:
+        host, queue = self.worker_host()
+        before = self.lab.sh(host, "hostname -I").split()
+        subprocess.run(["docker", "rm", "-f", host], check=True, capture_output=True)
+        containers = self.site("recreate-container", playbook=ROOT / "playbooks" / "lab_containers.yml")
+        after = self.lab.sh(host, "hostname -I").split() if containers["rc"] == 0 else []
+        converge = self.site("recreate-converge", "--limit", host)
+        online = converge["rc"] == 0 and queue in self.lab.online_workers(host).get(f"celery@{host}", [])
+        again = self.expect_no_change("recreate-again", "--limit", host)
+        ok = containers["rc"] == 0 and converge["rc"] == 0 and online and again["ok"]
+        self.log(f"recreate: {'ok' if ok else 'FAILED'}: {host} recreated (address {before} -> {after}), "
+                 f"--limit {host} converged it in {converge['seconds']} s (rc={converge['rc']}, serving {queue}: {online}), "
+                 f"then changed=0: {again['ok']}")
+        self.results["recreate"] = {"ok": ok, "host": host, "queue": queue, "addresses": [before, after],
+                                    "converge_s": converge["seconds"], "converge_rc": converge["rc"],
+                                    "serving_queue": online, "second_run": again}
+
+    def check_rolling(self) -> None:
+        units = self.airflow_units()
+        starts_before = self.start_times(units)
+        queues = self.lab.workers_by_queue()
+        api = Api(self.lab.api_url, self.lab.secrets["admin_password"])
+        api.wait_dag(DAG)
+        load = Load(self.lab, 5.0)
+        sampler = Sampler(self.lab, units)
+        load.start()
+        sampler.start()
+        time.sleep(15)
+        config = yaml.safe_load((INVENTORY / "group_vars" / "all" / "cluster.yml").read_text())["airflow_config"]
+        config.setdefault("core", {})["killed_task_cleanup_time"] = 61  # a new value, harmless to the load
+        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as overlay:
+            json.dump({"airflow_config": config}, overlay)
+        run = self.site("rolling", "-e", f"@{overlay.name}")
+        Path(overlay.name).unlink()
+        time.sleep(15)
+        load.halt.set()
+        sampler.halt.set()
+        sampler.join()
+        stuck = drain(api, [run_id for _, run_id in load.runs], timeout=300)
+        tis = [ti for _, run_id in load.runs for ti in api.task_instances(DAG, run_id)]
+        runs = [api.run(DAG, run_id) for _, run_id in load.runs]
+        ledger = self.lab.ledger(LEDGER)
+        counts = books(tis, runs, ledger, stuck)
+        starts_after = self.start_times(units)
+        not_restarted = sorted(f"{h}/{u}" for (h, u), t in starts_before.items() if starts_after.get((h, u)) == t)
+        worst = sampler.worst_down(queues, self.lab.groups)
+        problems = []
+        if run["rc"] != 0:
+            problems.append(f"site.yml failed (rc={run['rc']})")
+        if not_restarted:
+            problems.append(f"not restarted: {not_restarted}")
+        over = {name: n for name, n in worst.items() if n > (1 if name.startswith("queue ") else 0)}
+        if over:
+            problems.append(f"too many down at once: {over}")
+        if not counts["ok"]:
+            problems.append(f"books: {counts}")
+        ok = not problems
+        self.log(f"rolling: {'ok' if ok else 'FAILED'}: a new airflow_config value rolled through {len(units)} units in "
+                 f"{run['seconds']} s; most down at once {worst}; books {counts}"
+                 f"{'' if ok else ': ' + '; '.join(problems)}")
+        self.results["rolling"] = {"ok": ok, "seconds": run["seconds"], "units": len(units), "most_down_at_once": worst,
+                                   "books": counts, "samples": len(sampler.samples), "problems": problems}
+
+    # -- helpers of the rolling check --
+    def airflow_units(self) -> list[tuple[str, str]]:
+        """(host, unit) of every Airflow component unit of the lab (airflow-*.service, watchdogs excluded)."""
+        out = []
+        for host in self.lab.groups.get("airflow", []):
+            listing = self.lab.sh(host, "systemctl list-units --type=service --state=active --no-legend --plain 'airflow-*'")
+            out += [(host, line.split()[0]) for line in listing.splitlines()
+                    if line.strip() and not line.startswith("airflow-watchdog")]
+        return sorted(out)
+
+    def start_times(self, units: list[tuple[str, str]]) -> dict[tuple[str, str], str]:
+        return {(host, unit): self.lab.sh(host, f"systemctl show -p ExecMainStartTimestampMonotonic --value {unit}")
+                for host, unit in units}
+
+
+class Sampler(threading.Thread):
+    """Every 0.5 s: which of the Airflow units are not active, per host (one docker exec per host)."""
+
+    def __init__(self, lab: Lab, units: list[tuple[str, str]]):
+        super().__init__(daemon=True)
+        self.lab = lab
+        self.by_host: dict[str, list[str]] = defaultdict(list)
+        for host, unit in units:
+            self.by_host[host].append(unit)
+        self.samples: list[dict[str, set[str]]] = []
+        self.halt = threading.Event()
+
+    def run(self) -> None:
+        while not self.halt.is_set():
+            down: dict[str, set[str]] = {}
+            for host, units in self.by_host.items():
+                states = self.lab.sh(host, "systemctl is-active " + " ".join(units), check=False).split()
+                down[host] = {u for u, s in zip(units, states) if s != "active"}
+            self.samples.append(down)
+            self.halt.wait(0.5)
+
+    def worst_down(self, queues: dict[str, list[str]], groups: dict[str, list[str]]) -> dict[str, int]:
+        """The most workers of each queue (and hosts of the scheduler/api-server groups) down in one sample."""
+        def count(sample, hosts, prefix):
+            return sum(any(u.startswith(prefix) for u in sample.get(h, ())) for h in hosts)
+        worst: dict[str, int] = {}
+        for sample in self.samples:
+            for queue, hosts in queues.items():
+                worst[f"queue {queue}"] = max(worst.get(f"queue {queue}", 0), count(sample, hosts, "airflow-worker"))
+            for group, prefix in (("airflow_scheduler", "airflow-scheduler"), ("airflow_webserver", "airflow-api-server")):
+                hosts = groups.get(group, [])
+                all_down = int(bool(hosts) and count(sample, hosts, prefix) == len(hosts))
+                worst[f"all of {group}"] = max(worst.get(f"all of {group}", 0), all_down)
+        return worst
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--checks", default=ALL_CHECKS, help=f"comma-separated, from {ALL_CHECKS},rolling")
+    parser.add_argument("--json", type=Path, default=artifacts_dir("converge") / "converge-checks.json")
+    parser.add_argument("--log-dir", type=Path, default=Path("/tmp/airflow-ha-test-lab"))
+    args = parser.parse_args()
+    args.log_dir.mkdir(parents=True, exist_ok=True)
+    lab = Lab()
+    if not lab.running():
+        print("converge: the lab is not running (make lab first)", flush=True)
+        return 1
+    checks = Checks(lab, args.log_dir)
+    for name in [c.strip() for c in args.checks.split(",") if c.strip()]:
+        getattr(checks, f"check_{name}")()
+    args.json.write_text(json.dumps(checks.results, indent=2, default=str))
+    failed = [name for name, result in checks.results.items() if not result["ok"]]
+    print(f"converge: checks ok {len(checks.results) - len(failed)}/{len(checks.results)}"
+          f"{', FAILED: ' + ', '.join(failed) if failed else ''} (results in {args.json})")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
