@@ -139,12 +139,20 @@ class Checks:
         host, queue = self.worker_host()
         before = self.lab.sh(host, "hostname -I").split()
         subprocess.run(["docker", "rm", "-f", host], check=True, capture_output=True)
-        containers = self.site("recreate-container", playbook=ROOT / "playbooks" / "lab_containers.yml")
+        # Docker would hand the freed address straight back: a placeholder takes it, so the new host gets
+        # another address, as a replaced instance would.
+        squatter = f"{host}-squatter"
+        subprocess.run(["docker", "run", "-d", "--rm", "--name", squatter, "--network", self.lab.network,
+                        "--entrypoint", "sleep", "airflow-ha/debian12:latest", "900"], check=True, capture_output=True)
+        try:
+            containers = self.site("recreate-container", playbook=ROOT / "playbooks" / "lab_containers.yml")
+        finally:
+            subprocess.run(["docker", "rm", "-f", squatter], capture_output=True)
         after = self.lab.sh(host, "hostname -I").split() if containers["rc"] == 0 else []
         converge = self.site("recreate-converge", "--limit", host)
         online = converge["rc"] == 0 and queue in self.lab.online_workers(host).get(f"celery@{host}", [])
         again = self.expect_no_change("recreate-again", "--limit", host)
-        ok = containers["rc"] == 0 and converge["rc"] == 0 and online and again["ok"]
+        ok = containers["rc"] == 0 and converge["rc"] == 0 and online and again["ok"] and before != after
         self.log(f"recreate: {'ok' if ok else 'FAILED'}: {host} recreated (address {before} -> {after}), "
                  f"--limit {host} converged it in {converge['seconds']} s (rc={converge['rc']}, serving {queue}: {online}), "
                  f"then changed=0: {again['ok']}")

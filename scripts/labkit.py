@@ -56,6 +56,7 @@ class Lab:
         self.flower_port = int(all_vars.get("lab_flower_port", 5555))
         self.flower_user = all_vars.get("flower_basic_auth_user", "flower")
         self.broker = "rabbitmq" if self.groups.get("rabbitmq") else "redis"
+        self.network = all_vars.get("lab_containers_network", "airflow-ha-lab")
         self.secrets_file = inventory / ".secrets" / "airflow_ha_secrets.yml"
         self.secrets = yaml.safe_load(self.secrets_file.read_text())
 
@@ -125,8 +126,10 @@ class Lab:
     def online_workers(self, host: str) -> dict[str, list[str]]:
         """Celery hostname -> queues of every worker answering the broker now (airflow celery list-workers)."""
         listing = json.loads(self.sh(host, "airflow celery list-workers --output json", timeout=180) or "[]")
-        return {w["worker_name"]: sorted(q.strip() for q in str(w.get("queues") or "").split(",") if q.strip())
-                for w in listing}
+        def names(queues) -> list[str]:  # a list in Airflow 3.3, a comma-separated string in older releases
+            items = queues if isinstance(queues, list) else str(queues or "").split(",")
+            return sorted(q.strip() for q in items if q.strip())
+        return {w["worker_name"]: names(w.get("queues")) for w in listing}
 
     def ledger(self, name: str) -> list[dict]:
         """Every entry of the per-host ledger file `name` (in $AIRFLOW_HOME) of every worker host."""
