@@ -172,7 +172,9 @@ class Checks:
         sampler.start()
         time.sleep(15)
         config = yaml.safe_load((INVENTORY / "group_vars" / "all" / "cluster.yml").read_text())["airflow_config"]
-        config.setdefault("core", {})["killed_task_cleanup_time"] = 61  # a new value, harmless to the load
+        # A value the cluster does not have yet (harmless to the load): one more than the current one.
+        current = int(self.lab.airflow_config("core", "killed_task_cleanup_time") or 60)
+        config.setdefault("core", {})["killed_task_cleanup_time"] = current + 1
         with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as overlay:
             json.dump({"airflow_config": config}, overlay)
         run = self.site("rolling", "-e", f"@{overlay.name}")
