@@ -57,10 +57,12 @@ options:
 attributes:
   check_mode:
     support: full
+    description: Reports what would change without changing anything.
   diff_mode:
     support: none
+    description: No diff is shown (contents may hold secrets).
 author:
-  - airflow_ha maintainers
+  - airflow_ha maintainers (@airflow-ha)
 """
 
 EXAMPLES = r"""
