@@ -50,8 +50,8 @@ options:
         type: str
       force:
         description:
-          - With V(false), an existing file's content is left alone (only created when missing; owner, group and
-            mode still converge) - for a file the service rewrites itself, such as Redis Sentinel's configuration.
+          - With V(false), an existing file is left alone, content and attributes (it is only created when
+            missing) - for a file the service rewrites itself, such as Redis Sentinel's configuration.
         type: bool
         default: true
 attributes:
@@ -198,8 +198,9 @@ def converge_one(entry, check_mode):
     if st is not None and not stat.S_ISREG(st.st_mode):
         raise ValueError("%s exists and is not a regular file" % path)
     mode = parse_mode(entry.get("mode"), None if st is not None else 0o644)
-    stale = st is None or (entry.get("force", True) is not False and (st.st_size != len(data) or read(path) != data))
-    if stale:
+    if st is not None and entry.get("force", True) is False:
+        return False
+    if st is None or st.st_size != len(data) or read(path) != data:
         if not check_mode:
             keep = stat.S_IMODE(st.st_mode) if st is not None and mode is None else mode
             write_atomically(path, data, uid, gid, keep)
