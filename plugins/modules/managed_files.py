@@ -96,21 +96,21 @@ import tempfile
 from ansible.module_utils.basic import AnsibleModule
 
 
-def resolve_uid(owner):
-    """uid of a user name or numeric string; None when not given."""
-    if owner in (None, ""):
+def resolve_id(value, by_name):
+    """Numeric id of a name or numeric string (by_name: name -> id); None when not given."""
+    if value in (None, ""):
         return None
-    if str(owner).isdigit():
-        return int(owner)
-    return pwd.getpwnam(owner).pw_uid
+    if str(value).isdigit():
+        return int(value)
+    return by_name(value)
+
+
+def resolve_uid(owner):
+    return resolve_id(owner, lambda name: pwd.getpwnam(name).pw_uid)
 
 
 def resolve_gid(group):
-    if group in (None, ""):
-        return None
-    if str(group).isdigit():
-        return int(group)
-    return grp.getgrnam(group).gr_gid
+    return resolve_id(group, lambda name: grp.getgrnam(name).gr_gid)
 
 
 def parse_mode(mode, default):
