@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import resource
 import subprocess
 import sys
 import time
@@ -82,6 +83,13 @@ def run(command: list[str], log_file: Path | None = None) -> tuple[int, float, s
     if log_file:
         log_file.write_text(output)
     return done.returncode, round(time.time() - started, 1), output
+
+
+def controller_cpu() -> float:
+    """CPU seconds (user + system) of this script's finished children: ansible-playbook, its workers and the
+    `docker exec` clients they ran -- the controller's share of a run, not the targets'."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def recap_changed(output: str) -> dict[str, int]:
@@ -208,7 +216,9 @@ def bench_converge(out: Path) -> dict:
 def bench_scale(out: Path, lab: Lab, total_workers: int) -> dict:
     """No-op site.yml with the lab's workers, then with `total_workers` worker hosts (overlay inventory)."""
     base = ["-i", "inventories/lab"]
+    cpu = controller_cpu()
     code, noop_s, noop = run(["ansible-playbook", *base, "playbooks/site.yml"], out / "scale-noop-base.log")
+    base_cpu = round(controller_cpu() - cpu, 1)
     queues = sorted(json.loads((ROOT / "dags" / "airflow_ha_queues.json").read_text()).values())
     present = len(lab.groups["airflow_worker"])
     extra = {f"lab-w{n:02d}": {"celery_worker_queues": [queues[n % len(queues)]]}
@@ -217,7 +227,7 @@ def bench_scale(out: Path, lab: Lab, total_workers: int) -> dict:
     overlay.write_text(json.dumps({"all": {"children": {"airflow_worker": {"hosts": extra}}}}, indent=2))
     both = [*base, "-i", str(overlay)]
     result = {"workers_base": present, "noop_base_s": noop_s, "noop_base_changed": sum(recap_changed(noop).values()),
-              "noop_base_exit": code, "workers_scaled": total_workers}
+              "noop_base_exit": code, "noop_base_controller_cpu_s": base_cpu, "workers_scaled": total_workers}
     try:
         code, result["containers_s"], _ = run(["ansible-playbook", *both, "playbooks/lab_containers.yml"],
                                               out / "scale-containers.log")
@@ -227,11 +237,14 @@ def bench_scale(out: Path, lab: Lab, total_workers: int) -> dict:
                                                 out / "scale-converge.log")
         if code:
             raise RuntimeError(f"converging the extra workers failed (log {out / 'scale-converge.log'})")
+        cpu = controller_cpu()
         code, result["noop_scaled_s"], scaled = run(["ansible-playbook", *both, "playbooks/site.yml"],
                                                     out / "scale-noop-scaled.log")
+        result["noop_scaled_controller_cpu_s"] = round(controller_cpu() - cpu, 1)
         result.update(noop_scaled_changed=sum(recap_changed(scaled).values()), noop_scaled_exit=code,
                       hosts_scaled=len(recap_changed(scaled)),
-                      ratio_scaled_vs_base=round(result["noop_scaled_s"] / noop_s, 2))
+                      ratio_scaled_vs_base=round(result["noop_scaled_s"] / noop_s, 2),
+                      ratio_controller_cpu=round(result["noop_scaled_controller_cpu_s"] / max(base_cpu, 0.1), 2))
     finally:
         docker("rm", "-f", *extra, check=False)
     log(f"scale: {result}")
@@ -375,7 +388,8 @@ def print_converge(result: dict) -> None:
         c = result["scale"]
         print(f"no-op site.yml with {c['workers_base']} workers: {c['noop_base_s']} s (changed={c['noop_base_changed']}); "
               f"with {c['workers_scaled']} workers: {c.get('noop_scaled_s')} s (changed={c.get('noop_scaled_changed')}); "
-              f"ratio {c.get('ratio_scaled_vs_base')}")
+              f"ratio {c.get('ratio_scaled_vs_base')} (target 1.3); controller CPU {c.get('noop_base_controller_cpu_s')} s "
+              f"-> {c.get('noop_scaled_controller_cpu_s')} s, ratio {c.get('ratio_controller_cpu')}")
 
 
 if __name__ == "__main__":
