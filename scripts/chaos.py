@@ -57,7 +57,7 @@ TARGETS = {  # seconds of added delay (issue: broker <= 10 s, api-server <= 5 s,
 NOISE_S = 2.0
 
 
-# --- analysis (pure functions, unit-tested in tests/unit/test_chaos_analysis.py) ---------------------
+# --- analysis (pure functions, unit-tested in tests/unit/scripts/test_drill_analysis.py) ---------------------
 
 def completion_delay(tis: list[dict], t: float) -> float | None:
     """Seconds from t until the first task instance queued at or after t succeeded (None: none did)."""
@@ -108,9 +108,17 @@ def judge(fault: dict) -> dict:
     return fault
 
 
-def role_var(role: str, kind: str, name: str):
-    """A plain value from a role's defaults/ or vars/ main.yml: the roles stay the one source of truth."""
-    return yaml.safe_load((ROOT / "roles" / role / kind / "main.yml").read_text())[name]
+def role_var(role: str, kind: str, name: str, hostvars: dict | None = None):
+    """A plain value from a role's defaults/ or vars/ main.yml: the roles stay the one source of truth.
+    As in Ansible, the inventory (`hostvars`, that host's variables) overrides a role default, never a
+    role var; a templated value is refused rather than read as a literal."""
+    if kind == "defaults" and hostvars is not None and name in hostvars:
+        value = hostvars[name]
+    else:
+        value = yaml.safe_load((ROOT / "roles" / role / kind / "main.yml").read_text())[name]
+    if isinstance(value, str) and "{{" in value:
+        raise ValueError(f"{role}: {name} is templated ({value!r}); the drill needs a plain value")
+    return value
 
 
 def ti_key(ti: dict) -> tuple:
@@ -201,7 +209,8 @@ class Chaos:
         self.api = Api(lab.api_url, lab.secrets["admin_password"])
         self.load = Load(lab, args.cadence)
         self.probe = Probe(lab)
-        watchdog = {key: int(role_var("scheduler_failover", "defaults", f"scheduler_failover_watchdog_{key}"))
+        scheduler_vars = lab.hostvars.get(lab.groups["airflow_scheduler"][0], {})
+        watchdog = {key: int(role_var("scheduler_failover", "defaults", f"scheduler_failover_watchdog_{key}", scheduler_vars))
                     for key in ("start_grace", "failures", "scheduler_interval", "check_timeout")}
         self.watchdog_grace = watchdog["start_grace"]
         # [scheduler] scheduler_health_check_threshold (30 s) + failures x interval + the check's timeout.
@@ -257,7 +266,7 @@ class Chaos:
     def fault_broker(self) -> dict:
         if self.lab.broker == "redis":
             brokers = self.lab.groups["redis"]
-            port = role_var("redis_cluster", "defaults", "redis_cluster_sentinel_port")
+            port = role_var("redis_cluster", "defaults", "redis_cluster_sentinel_port", self.lab.hostvars.get(brokers[0], {}))
             master = self.lab.airflow_config("celery_broker_transport_options", "master_name")
             env = {"REDISCLI_AUTH": self.lab.secrets["sentinel_password"]}
             address = self.lab.sh(brokers[0], f"redis-cli -p {port} sentinel get-master-addr-by-name {master}",
@@ -267,7 +276,8 @@ class Chaos:
             detail = {"what": f"stop the Redis primary ({node}, {address})"}
         else:
             node = sorted(self.lab.groups["rabbitmq"])[0]
-            vhost = role_var("rabbitmq_aws_peer_discovery", "defaults", "rabbitmq_aws_peer_discovery_vhost")
+            vhost = role_var("rabbitmq_aws_peer_discovery", "defaults", "rabbitmq_aws_peer_discovery_vhost",
+                             self.lab.hostvars.get(node, {}))
             leaders = self.lab.sh(node, f"rabbitmqctl -q list_queues -p {vhost} --no-table-headers name leader")
             counts = Counter(fields[1].split("@", 1)[1] for fields in map(str.split, leaders.splitlines())
                              if len(fields) == 2 and fields[1].startswith("rabbit@"))

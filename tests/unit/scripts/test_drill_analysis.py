@@ -106,3 +106,20 @@ def test_mean_of_repeats_keeps_the_runs():
 def test_judge_applies_each_target_to_its_figure(fault, measured, met):
     judged = chaos.judge(dict(fault))
     assert judged["measured_s"] == measured and judged["target_met"] is met
+
+
+class TestRoleVar:
+    def test_role_default_when_the_inventory_is_silent(self):
+        assert chaos.role_var("scheduler_failover", "defaults", "scheduler_failover_watchdog_failures", {}) == 3
+
+    def test_the_inventory_overrides_a_role_default(self):
+        hostvars = {"scheduler_failover_watchdog_failures": 5}
+        assert chaos.role_var("scheduler_failover", "defaults", "scheduler_failover_watchdog_failures", hostvars) == 5
+
+    def test_the_inventory_never_overrides_a_role_var(self):
+        hostvars = {"_redis_cluster_unit": "elsewhere.service"}
+        assert chaos.role_var("redis_cluster", "vars", "_redis_cluster_unit", hostvars) != "elsewhere.service"
+
+    def test_a_templated_value_is_refused(self):
+        with pytest.raises(ValueError, match="templated"):
+            chaos.role_var("celery_worker", "defaults", "celery_worker_concurrency", {})
