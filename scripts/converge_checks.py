@@ -40,7 +40,7 @@ from pathlib import Path
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from chaos import DAG, LEDGER, Load, books, drain  # noqa: E402
+from chaos import DAG, LEDGER, Load, books, drain, ti_key  # noqa: E402
 from labkit import INVENTORY, ROOT, Api, Lab, artifacts_dir  # noqa: E402
 
 SITE = ROOT / "playbooks" / "site.yml"
@@ -168,6 +168,7 @@ class Checks:
         api.wait_dag(DAG)
         load = Load(self.lab, 5.0)
         sampler = Sampler(self.lab, units)
+        started = time.time()
         load.start()
         sampler.start()
         time.sleep(15)
@@ -202,11 +203,41 @@ class Checks:
         if not counts["ok"]:
             problems.append(f"books: {counts}")
         ok = not problems
+        detail = self.rolling_detail(started, tis, ledger, sampler)
+        if not counts["ok"]:
+            self.log(f"rolling: what happened to the task instances that did not run exactly once: "
+                     f"{json.dumps(detail['task_instances'], default=str)}")
         self.log(f"rolling: {'ok' if ok else 'FAILED'}: a new airflow_config value rolled through {len(units)} units in "
                  f"{run['seconds']} s; most down at once {worst}; books {counts}"
                  f"{'' if ok else ': ' + '; '.join(problems)}")
         self.results["rolling"] = {"ok": ok, "seconds": run["seconds"], "units": len(units), "most_down_at_once": worst,
-                                   "books": counts, "samples": len(sampler.samples), "problems": problems}
+                                   "books": counts, "samples": len(sampler.samples), "problems": problems,
+                                   **detail}
+
+    def rolling_detail(self, started: float, tis: list[dict], ledger: list[dict], sampler: Sampler) -> dict:
+        """What a failed rolling check needs to be understood: the restart timeline (seconds after the load
+        started), every ledger entry and Airflow try of a task instance that retried or ran twice, and the
+        schedulers' log lines about orphaned, adopted or heartbeat-timed-out task instances."""
+        def rel(t: float) -> float:
+            return round(t - started, 1)
+        by_key = defaultdict(list)
+        for entry in ledger:
+            by_key[(entry["run_id"], entry["task_id"], entry.get("map_index", -1))].append(
+                {"host": entry["host"], "try": entry["try_number"], "start": rel(entry["start"]), "end": rel(entry["end"])})
+        odd = []
+        for ti in tis:
+            key = ti_key(ti)
+            if (ti.get("try_number") or 1) > 1 or len(by_key[key]) != 1:
+                odd.append({"key": key, "state": ti["state"], "try_number": ti.get("try_number"),
+                            "hostname": ti.get("hostname"), "executions": by_key[key]})
+        since = int(started)
+        notes = {}
+        pattern = "orphan|adopt|heartbeat timed out|heartbeat_timeout|zombie|Marking .* failed|reset .* task"
+        for host in self.lab.groups.get("airflow_scheduler", []):
+            notes[host] = self.lab.sh(host, f"journalctl --since @{since} --no-pager -o cat -u 'airflow-scheduler*' "
+                                            f"| grep -Ei '{pattern}' | tail -n 20", check=False).splitlines()
+        return {"restarts": [(rel(t), host, unit, state) for t, host, unit, state in sampler.transitions],
+                "task_instances": odd, "scheduler_notes": notes}
 
     # -- helpers of the rolling check --
     def airflow_units(self) -> list[tuple[str, str]]:
@@ -233,14 +264,19 @@ class Sampler(threading.Thread):
         for host, unit in units:
             self.by_host[host].append(unit)
         self.samples: list[dict[str, set[str]]] = []
+        self.transitions: list[tuple[float, str, str, str]] = []  # (time, host, unit, "down" or "up")
         self.halt = threading.Event()
 
     def run(self) -> None:
         while not self.halt.is_set():
             down: dict[str, set[str]] = {}
+            before = self.samples[-1] if self.samples else {}
             for host, units in self.by_host.items():
                 states = self.lab.sh(host, "systemctl is-active " + " ".join(units), check=False).split()
                 down[host] = {u for u, s in zip(units, states) if s != "active"}
+                now = time.time()
+                self.transitions += [(now, host, u, "down") for u in sorted(down[host] - before.get(host, set()))]
+                self.transitions += [(now, host, u, "up") for u in sorted(before.get(host, set()) - down[host])]
             self.samples.append(down)
             self.halt.wait(0.5)
 
