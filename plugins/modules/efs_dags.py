@@ -87,14 +87,15 @@ options:
     type: str
   posix_uid:
     description:
-      - uid of the Airflow user; the access point enforces it for every client.
+      - uid of the Airflow user on the hosts (the collection's C(airflow_common_uid), 990 by default); the access
+        point enforces it for every client, so a wrong value leaves the hosts unable to write the share.
+      - Required when O(state=present).
     type: int
-    default: 50000
   posix_gid:
     description:
-      - gid of the Airflow user's group.
+      - gid of the Airflow user's group (the collection's user and group share C(airflow_common_uid)).
+      - Required when O(state=present).
     type: int
-    default: 0
   dags_path:
     description:
       - Root directory of the DAGs access point inside the file system.
@@ -146,8 +147,8 @@ EXAMPLES = r"""
       - subnet-0bbbbbbbbbbbbbbbb
     security_group_ids:
       - sg-0123456789abcdef0
-    posix_uid: 50000
-    posix_gid: 0
+    posix_uid: 990
+    posix_gid: 990
     logs: true
     tags:
       airflow_ha:cluster: prod
@@ -200,7 +201,7 @@ access_points:
   description: Access points by purpose (V(dags), and V(logs) when O(logs=true)).
   returned: when O(state=present)
   type: dict
-  sample: {"dags": {"access_point_id": "fsap-0123", "path": "/dags", "uid": 50000, "gid": 0}}
+  sample: {"dags": {"access_point_id": "fsap-0123", "path": "/dags", "uid": 990, "gid": 990}}
 lifecycle_policies:
   description: Lifecycle policies of the file system.
   returned: when O(state=present)
@@ -581,8 +582,8 @@ def main():
             choices=["NONE", "AFTER_1_DAY", "AFTER_7_DAYS", "AFTER_14_DAYS", "AFTER_30_DAYS", "AFTER_60_DAYS", "AFTER_90_DAYS"],
         ),
         transition_to_primary_storage_class=dict(type="str", default="AFTER_1_ACCESS", choices=["NONE", "AFTER_1_ACCESS"]),
-        posix_uid=dict(type="int", default=50000),
-        posix_gid=dict(type="int", default=0),
+        posix_uid=dict(type="int"),
+        posix_gid=dict(type="int"),
         dags_path=dict(type="str", default="/dags"),
         root_permissions=dict(type="str", default="0755"),
         logs=dict(type="bool", default=False),
@@ -592,7 +593,11 @@ def main():
         wait=dict(type="bool", default=True),
         wait_timeout=dict(type="int", default=600),
     )
-    module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
+    module = AnsibleAWSModule(
+        argument_spec=argument_spec,
+        required_if=[("state", "present", ("posix_uid", "posix_gid"))],
+        supports_check_mode=True,
+    )
     if not module.params["creation_token"]:
         module.params["creation_token"] = module.params["name"]
     client = {"efs": module.client("efs"), "ec2": module.client("ec2")}

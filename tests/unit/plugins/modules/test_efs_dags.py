@@ -25,8 +25,8 @@ DEFAULTS = {
     "provisioned_throughput_in_mibps": None,
     "transition_to_ia": "AFTER_30_DAYS",
     "transition_to_primary_storage_class": "AFTER_1_ACCESS",
-    "posix_uid": 50000,
-    "posix_gid": 0,
+    "posix_uid": 990,
+    "posix_gid": 990,
     "dags_path": "/dags",
     "root_permissions": "0755",
     "logs": False,
@@ -101,8 +101,8 @@ def test_desired_access_points():
     specs = mod.desired_access_points(params(tags={"k": "v"}))
     assert list(specs) == ["dags"]
     dags = specs["dags"]
-    assert dags["PosixUser"] == {"Uid": 50000, "Gid": 0}
-    assert dags["RootDirectory"] == {"Path": "/dags", "CreationInfo": {"OwnerUid": 50000, "OwnerGid": 0, "Permissions": "0755"}}
+    assert dags["PosixUser"] == {"Uid": 990, "Gid": 990}
+    assert dags["RootDirectory"] == {"Path": "/dags", "CreationInfo": {"OwnerUid": 990, "OwnerGid": 990, "Permissions": "0755"}}
     assert dags["Tags"] == [{"Key": "Name", "Value": "airflow-dags-dags"}, {"Key": "k", "Value": "v"}]
     with_logs = mod.desired_access_points(params(logs=True, logs_path="/airflow-logs"))
     assert with_logs["logs"]["RootDirectory"]["Path"] == "/airflow-logs"
@@ -110,9 +110,9 @@ def test_desired_access_points():
 
 def test_access_point_matches():
     spec = mod.desired_access_points(params())["dags"]
-    same = {"PosixUser": {"Uid": 50000, "Gid": 0}, "RootDirectory": {"Path": "/dags"}}
+    same = {"PosixUser": {"Uid": 990, "Gid": 990}, "RootDirectory": {"Path": "/dags"}}
     assert mod.access_point_matches(same, spec)
-    assert not mod.access_point_matches({**same, "PosixUser": {"Uid": 1000, "Gid": 0}}, spec)
+    assert not mod.access_point_matches({**same, "PosixUser": {"Uid": 1000, "Gid": 990}}, spec)
     assert not mod.access_point_matches({**same, "RootDirectory": {"Path": "/other"}}, spec)
 
 
@@ -225,9 +225,14 @@ def args(network, **overrides):
         "subnet_ids": [network["subnets"]["a"], network["subnets"]["b"]],
         "security_group_ids": [network["sg"]],
         "tags": {"airflow_ha:cluster": "unit"},
+        "posix_uid": 990,
+        "posix_gid": 990,
     }
     result.update(overrides)
-    return result
+    return {key: value for key, value in result.items() if value is not OMIT}
+
+
+OMIT = object()
 
 
 def file_systems(network):
@@ -249,7 +254,7 @@ def test_main_create_then_idempotent(run_module, network):
     assert set(result["access_points"]) == {"dags"}
     aps = network["efs"].describe_access_points(FileSystemId=fs_id)["AccessPoints"]
     assert len(aps) == 1
-    assert aps[0]["PosixUser"] == {"Uid": 50000, "Gid": 0}
+    assert aps[0]["PosixUser"] == {"Uid": 990, "Gid": 990}
     assert aps[0]["RootDirectory"]["Path"] == "/dags"
     assert result["access_points"]["dags"]["access_point_id"] == aps[0]["AccessPointId"]
     lifecycle = network["efs"].describe_lifecycle_configuration(FileSystemId=fs_id)["LifecyclePolicies"]
@@ -335,6 +340,14 @@ def test_main_bad_input_fails_clearly_and_creates_nothing(run_module, network, s
     outcome, result = run_module(mod, args(network, subnet_ids=subnet_ids))
     assert outcome == "fail"
     assert message in result["msg"]
+    assert file_systems(network) == []
+
+
+def test_main_the_airflow_user_must_be_named(run_module, network):
+    """No default uid: a guessed one (the Docker image's 50000) would leave the hosts unable to write the share."""
+    outcome, result = run_module(mod, args(network, posix_uid=OMIT, posix_gid=OMIT))
+    assert outcome == "fail"
+    assert "state is present but all of the following are missing: posix_uid, posix_gid" in result["msg"]
     assert file_systems(network) == []
 
 
