@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from labkit import ROOT, TERMINAL_RUN, Api, Lab, artifacts_dir, epoch  # noqa: E402
+from labkit import ROOT, SCHEDULER_UNIT, TERMINAL_RUN, Api, Lab, artifacts_dir, epoch  # noqa: E402
 
 PREFIX = "bench_chain_"
 STANDALONE = "airflow-ha-bench-standalone"
@@ -351,11 +351,11 @@ def main() -> int:
     rounds: dict[int, list[dict]] = {2: [], 1: []}
     for _ in range(args.repeat):  # alternated, so a drift of the machine hits both alike
         rounds[2].append(bench_cluster(api, f"lab, 2 schedulers (Celery, {workers} workers)", args.timeout, shape))
-        lab.systemctl(second, "stop", "airflow-scheduler.service")
+        lab.systemctl(second, "stop", SCHEDULER_UNIT)
         try:
             rounds[1].append(bench_cluster(api, f"lab, 1 scheduler (Celery, {workers} workers)", args.timeout, shape))
         finally:
-            lab.systemctl(second, "start", "airflow-scheduler.service")
+            lab.systemctl(second, "start", SCHEDULER_UNIT)
     result["workload"] += [mean_of(rounds[2]), mean_of(rounds[1])]
     by_name = {r["name"].split(" (")[0]: r for r in result["workload"]}
     two, one, alone = by_name.get("lab, 2 schedulers"), by_name.get("lab, 1 scheduler"), by_name.get("standalone")

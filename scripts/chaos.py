@@ -43,12 +43,13 @@ import requests
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from labkit import INVENTORY, ROOT, TERMINAL_RUN, TERMINAL_TI, Api, Lab, artifacts_dir, epoch, median  # noqa: E402
+from labkit import (  # noqa: E402
+    API_SERVER_UNIT, DAG_PROCESSOR_UNIT, INVENTORY, ROOT, SCHEDULER_UNIT, TERMINAL_RUN, TERMINAL_TI, WORKER_UNIT, Api, Lab,
+    artifacts_dir, epoch, median, role_var,
+)
 
 DAG = "chaos_load"
 LEDGER = "airflow_ha_ledger.jsonl"
-WORKER_UNIT = "airflow-worker.service"
-SCHEDULER_UNIT = "airflow-scheduler.service"
 TARGETS = {  # seconds of added delay (issue: broker <= 10 s, api-server <= 5 s, scheduler 0 s gap)
     "broker": 10, "scheduler_stop": 0, "scheduler_hung": 0, "api_server_stop": 5,
     "worker_kill": 60, "worker_restart": None, "dag_processor_stop": None, "postgres_restart": None,
@@ -108,17 +109,6 @@ def judge(fault: dict) -> dict:
     return fault
 
 
-def role_var(role: str, kind: str, name: str, hostvars: dict | None = None):
-    """A plain value from a role's defaults/ or vars/ main.yml: the roles stay the one source of truth.
-    As in Ansible, the inventory (`hostvars`, that host's variables) overrides a role default, never a
-    role var; a templated value is refused rather than read as a literal."""
-    if kind == "defaults" and hostvars is not None and name in hostvars:
-        value = hostvars[name]
-    else:
-        value = yaml.safe_load((ROOT / "roles" / role / kind / "main.yml").read_text())[name]
-    if isinstance(value, str) and "{{" in value:
-        raise ValueError(f"{role}: {name} is templated ({value!r}); the drill needs a plain value")
-    return value
 
 
 def ti_key(ti: dict) -> tuple:
@@ -323,7 +313,7 @@ class Chaos:
                 "watchdog_worst_case_s": self.watchdog_worst, "watchdog_ok": replaced is not None}
 
     def fault_api_server_stop(self) -> dict:
-        return self.stop_unit(self.lab.groups["airflow_webserver"][0], "airflow-api-server.service", "api-server")
+        return self.stop_unit(self.lab.groups["airflow_webserver"][0], API_SERVER_UNIT, "api-server")
 
     def _peer_queue_hosts(self) -> tuple[str, list[str]]:
         """A queue served by at least two workers, and its hosts."""
@@ -375,8 +365,7 @@ class Chaos:
                 "task_finished_first_try": final["state"] == "success" and final["try_number"] == ti["try_number"]}
 
     def fault_dag_processor_stop(self) -> dict:
-        return self.stop_unit(self.lab.groups["airflow_scheduler"][0], "airflow-dag-processor.service",
-                              "dag-processor")
+        return self.stop_unit(self.lab.groups["airflow_scheduler"][0], DAG_PROCESSOR_UNIT, "dag-processor")
 
     def fault_postgres_restart(self) -> dict:
         node = self.lab.groups["metadata_db"][0]

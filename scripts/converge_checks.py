@@ -41,7 +41,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from chaos import DAG, LEDGER, Load, books, drain, ti_key  # noqa: E402
-from labkit import INVENTORY, ROOT, Api, Lab, artifacts_dir  # noqa: E402
+from labkit import API_SERVER_UNIT, INVENTORY, ROOT, SCHEDULER_UNIT, WORKER_UNIT, Api, Lab, artifacts_dir  # noqa: E402
 
 SITE = ROOT / "playbooks" / "site.yml"
 RECAP = re.compile(r"^(\S+)\s+: ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
@@ -285,10 +285,12 @@ class Sampler(threading.Thread):
         def count(sample, hosts, prefix):
             return sum(any(u.startswith(prefix) for u in sample.get(h, ())) for h in hosts)
         worst: dict[str, int] = {}
+        worker = WORKER_UNIT.removesuffix(".service")  # also airflow-worker-<name> of a host's extra workers
         for sample in self.samples:
             for queue, hosts in queues.items():
-                worst[f"queue {queue}"] = max(worst.get(f"queue {queue}", 0), count(sample, hosts, "airflow-worker"))
-            for group, prefix in (("airflow_scheduler", "airflow-scheduler"), ("airflow_webserver", "airflow-api-server")):
+                worst[f"queue {queue}"] = max(worst.get(f"queue {queue}", 0), count(sample, hosts, worker))
+            for group, unit in (("airflow_scheduler", SCHEDULER_UNIT), ("airflow_webserver", API_SERVER_UNIT)):
+                prefix = unit.removesuffix(".service")
                 hosts = groups.get(group, [])
                 all_down = int(bool(hosts) and count(sample, hosts, prefix) == len(hosts))
                 worst[f"all of {group}"] = max(worst.get(f"all of {group}", 0), all_down)

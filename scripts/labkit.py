@@ -28,6 +28,26 @@ TERMINAL_TI = {"success", "failed", "upstream_failed", "skipped", "removed"}
 TERMINAL_RUN = {"success", "failed"}
 
 
+def role_var(role: str, kind: str, name: str, hostvars: dict | None = None):
+    """A plain value from a role's defaults/ or vars/ main.yml: the roles stay the one source of truth.
+    As in Ansible, the inventory (`hostvars`, that host's variables) overrides a role default, never a
+    role var; a templated value is refused rather than read as a literal."""
+    if kind == "defaults" and hostvars is not None and name in hostvars:
+        value = hostvars[name]
+    else:
+        value = yaml.safe_load((ROOT / "roles" / role / kind / "main.yml").read_text())[name]
+    if isinstance(value, str) and "{{" in value:
+        raise ValueError(f"{role}: {name} is templated ({value!r}); the drill needs a plain value")
+    return value
+
+
+# The units the drills stop, as the roles name them (their vars/main.yml).
+WORKER_UNIT = role_var("celery_worker", "vars", "_celery_worker_unit") + ".service"  # a host's default worker
+SCHEDULER_UNIT = role_var("scheduler_failover", "vars", "_scheduler_failover_unit_names")["scheduler"] + ".service"
+DAG_PROCESSOR_UNIT = role_var("scheduler_failover", "vars", "_scheduler_failover_unit_names")["dag-processor"] + ".service"
+API_SERVER_UNIT = role_var("webserver", "vars", "_webserver_unit") + ".service"
+
+
 def epoch(stamp: str | None) -> float | None:
     """Airflow's ISO-8601 timestamp (with offset) as epoch seconds; None stays None."""
     if not stamp:
