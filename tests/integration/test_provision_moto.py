@@ -278,7 +278,7 @@ def test_provision_first_run_creates(env, client, ami):
     targets = client("elbv2").describe_target_health(TargetGroupArn=tg["TargetGroupArn"])["TargetHealthDescriptions"]
     webservers = [i["name"] for i in CLUSTER["aws_provision_instances"] if "airflow_webserver" in i["roles"]]
     assert len(targets) == len(webservers)
-    assert tg["Port"] == 8080
+    assert tg["Port"] == CLUSTER["cluster_ports_api_server"]
     policy = client("iam").get_role_policy(RoleName=f"{CLUSTER_NAME}-node", PolicyName="rabbitmq-peer-discovery")
     actions = policy["PolicyDocument"]["Statement"][0]["Action"]
     assert sorted(actions) == ["autoscaling:DescribeAutoScalingInstances", "ec2:DescribeInstances"]
@@ -306,10 +306,14 @@ def test_security_groups_open_only_what_the_topology_needs(client):
         | {(25672, "rabbitmq"), (4369, "rabbitmq")}
     )
     assert _ingress(client, "metadata_db") == {(5432, g) for g in ("airflow_scheduler", "airflow_webserver", "airflow_worker", "flower")}
-    assert _ingress(client, "airflow_webserver") == {(8080, "alb"), (8080, "loadbalancer")}
-    assert _ingress(client, "airflow_worker") == {(8793, "airflow_webserver")}
+    api, log_server, flower = (CLUSTER[f"cluster_ports_{name}"] for name in ("api_server", "worker_log_server", "flower"))
+    assert _ingress(client, "airflow_webserver") == {(api, "alb"), (api, "loadbalancer")}
+    assert _ingress(client, "airflow_worker") == {(log_server, "airflow_webserver")}
     assert _ingress(client, "airflow_scheduler") == {(8974, CLUSTER["aws_provision_vpc_cidr"])}
-    assert _ingress(client, "flower") == {(5555, "loadbalancer"), (5555, CLUSTER["aws_provision_vpc_cidr"])}
+    assert _ingress(client, "flower") == {(flower, "loadbalancer"), (flower, CLUSTER["aws_provision_vpc_cidr"])}
+    # The defaults where the inventory sets nothing: the HAProxy frontends of the api-servers and of Flower.
+    assert _ingress(client, "loadbalancer") == {(8080, cidr) for cidr in CLUSTER.get("aws_provision_alb_ingress_cidrs", ["0.0.0.0/0"])} | {
+        (5555, CLUSTER["aws_provision_vpc_cidr"])}
     assert _ingress(client, "efs") == {(2049, g) for g in ("airflow_scheduler", "airflow_worker", "airflow_webserver")}
 
 
@@ -336,13 +340,14 @@ def test_webserver_registers_api_servers_in_the_alb_target_group(env, client, tm
 
     ids = sorted(registered())
     assert ids
-    elb.deregister_targets(TargetGroupArn=tg_arn, Targets=[{"Id": ids[0], "Port": 8080}])
+    elb.deregister_targets(TargetGroupArn=tg_arn, Targets=[{"Id": ids[0], "Port": CLUSTER["cluster_ports_api_server"]}])
     assert registered() == set(ids[1:])
     inventory = tmp_path / "api_servers.yml"
     inventory.write_text(yaml.safe_dump({"all": {
         "hosts": {f"api{n}": {"instance_id": instance, "ansible_connection": "local"} for n, instance in enumerate(ids)},
         "vars": {"webserver_alb_target_group_arn": tg_arn, "webserver_aws_region": REGION,
-                 "webserver_aws_endpoint_url": env["AIRFLOW_HA_AWS_ENDPOINT_URL"]},
+                 "webserver_aws_endpoint_url": env["AIRFLOW_HA_AWS_ENDPOINT_URL"],
+                 "cluster_ports_api_server": CLUSTER["cluster_ports_api_server"]},
     }}))
     cmd = ["ansible-playbook", "-i", str(inventory), os.path.join(FILES, "alb_target.yml")]
     first = run(cmd, env)
