@@ -256,7 +256,7 @@ class Chaos:
     def fault_broker(self) -> dict:
         if self.lab.broker == "redis":
             brokers = self.lab.groups["redis"]
-            port = role_var("redis_cluster", "defaults", "redis_cluster_sentinel_port", self.lab.hostvars.get(brokers[0], {}))
+            port = role_var("cluster_ports", "defaults", "cluster_ports_redis_sentinel", self.lab.hostvars.get(brokers[0], {}))
             master = self.lab.airflow_config("celery_broker_transport_options", "master_name")
             env = {"REDISCLI_AUTH": self.lab.secrets["sentinel_password"]}
             address = self.lab.sh(brokers[0], f"redis-cli -p {port} sentinel get-master-addr-by-name {master}",

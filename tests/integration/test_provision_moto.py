@@ -274,6 +274,7 @@ def test_provision_first_run_creates(env, client, ami):
 
     db = client("rds").describe_db_instances(DBInstanceIdentifier=f"{CLUSTER_NAME}-metadata")["DBInstances"][0]
     assert db["MultiAZ"] and db["StorageEncrypted"] and db["DeletionProtection"]
+    assert db["Endpoint"]["Port"] == CLUSTER["cluster_ports_postgresql"]  # the port its security group opens
     tg = client("elbv2").describe_target_groups(Names=[f"{CLUSTER_NAME}-api"])["TargetGroups"][0]
     targets = client("elbv2").describe_target_health(TargetGroupArn=tg["TargetGroupArn"])["TargetHealthDescriptions"]
     webservers = [i["name"] for i in CLUSTER["aws_provision_instances"] if "airflow_webserver" in i["roles"]]
@@ -300,12 +301,15 @@ def _ingress(client, group):
 
 def test_security_groups_open_only_what_the_topology_needs(client):
     clients = {"redis", "airflow_scheduler", "airflow_worker", "flower"}
-    assert _ingress(client, "redis") == {(p, g) for p in (6379, 26379) for g in clients}
+    # 6379 and the AMQP ports are the defaults; the Sentinel and PostgreSQL ports are the inventory's.
+    sentinel, postgresql = CLUSTER["cluster_ports_redis_sentinel"], CLUSTER["cluster_ports_postgresql"]
+    assert _ingress(client, "redis") == {(p, g) for p in (6379, sentinel) for g in clients}
     assert _ingress(client, "rabbitmq") == (
-        {(5672, g) for g in {"rabbitmq", "airflow_scheduler", "airflow_worker", "flower"}}
+        {(p, g) for p in (5672, 5671) for g in {"rabbitmq", "airflow_scheduler", "airflow_worker", "flower"}}
         | {(25672, "rabbitmq"), (4369, "rabbitmq")}
     )
-    assert _ingress(client, "metadata_db") == {(5432, g) for g in ("airflow_scheduler", "airflow_webserver", "airflow_worker", "flower")}
+    assert _ingress(client, "metadata_db") == {
+        (postgresql, g) for g in ("airflow_scheduler", "airflow_webserver", "airflow_worker", "flower")}
     api, log_server, flower = (CLUSTER[f"cluster_ports_{name}"] for name in ("api_server", "worker_log_server", "flower"))
     assert _ingress(client, "airflow_webserver") == {(api, "alb"), (api, "loadbalancer")}
     assert _ingress(client, "airflow_worker") == {(log_server, "airflow_webserver")}
