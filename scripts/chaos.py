@@ -258,9 +258,8 @@ class Chaos:
             brokers = self.lab.groups["redis"]
             port = role_var("cluster_ports", "defaults", "cluster_ports_redis_sentinel", self.lab.hostvars.get(brokers[0], {}))
             master = self.lab.airflow_config("celery_broker_transport_options", "master_name")
-            env = {"REDISCLI_AUTH": self.lab.secrets["sentinel_password"]}
-            address = self.lab.sh(brokers[0], f"redis-cli -p {port} sentinel get-master-addr-by-name {master}",
-                                  env=env).split()[0]
+            address = self.lab.sh(brokers[0], f"redis-cli --askpass -p {port} sentinel get-master-addr-by-name {master}",
+                                  stdin=self.lab.secrets["sentinel_password"] + "\n").split()[0]
             node = next(h for h in brokers if address in self.lab.sh(h, "hostname -I").split())
             unit = role_var("redis_cluster", "vars", "_redis_cluster_unit")
             detail = {"what": f"stop the Redis primary ({node}, {address})"}

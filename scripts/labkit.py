@@ -104,13 +104,11 @@ class Lab:
         return f"http://127.0.0.1:{self.flower_port}"
 
     def sh(self, host: str, script: str, check: bool = True, timeout: float = 120,
-           env: dict[str, str] | None = None) -> str:
-        """Run a bash script on a host (docker exec); its stdout, stripped."""
-        command = ["docker", "exec"]
-        for key, value in (env or {}).items():
-            command += ["-e", f"{key}={value}"]
-        command += [host, "bash", "-c", script]
-        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+           stdin: str | None = None) -> str:
+        """Run a bash script on a host (docker exec); its stdout, stripped. A secret goes in `stdin`
+        (never in the script or an environment variable: both show on process command lines)."""
+        command = ["docker", "exec"] + (["-i"] if stdin is not None else []) + [host, "bash", "-c", script]
+        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, input=stdin)
         if check and done.returncode != 0:
             raise RuntimeError(f"{host}: `{script}` exited {done.returncode}: {done.stderr.strip()[-400:]}")
         return done.stdout.strip()

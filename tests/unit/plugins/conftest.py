@@ -69,13 +69,14 @@ def no_sleep(monkeypatch):
 
 @pytest.fixture
 def run_module(monkeypatch):
-    """Run a module's main() with the given args; returns (outcome, result)."""
+    """Run a module's main() with the given args (and the test region unless aws=False); returns (outcome, result)."""
     monkeypatch.setattr(basic.AnsibleModule, "exit_json", _exit_json)
     monkeypatch.setattr(basic.AnsibleModule, "fail_json", _fail_json)
 
-    def run(module, args, check_mode=False):
+    def run(module, args, check_mode=False, aws=True):
         args = dict(args)
-        args.setdefault("region", REGION)
+        if aws:
+            args.setdefault("region", REGION)
         if check_mode:
             args["_ansible_check_mode"] = True
         with patch_module_args(args):

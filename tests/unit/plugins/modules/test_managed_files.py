@@ -5,8 +5,6 @@ import os
 import stat
 
 import pytest
-from ansible.module_utils import basic
-from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.airflow_ha.cluster.plugins.modules import managed_files as mod
 
@@ -103,43 +101,19 @@ def test_wrong_kind_is_an_error(tmp_path):
         mod.converge_one({"path": str(tmp_path), "content": "x"}, check_mode=False)
 
 
-class Done(Exception):
-    pass
-
-
-@pytest.fixture
-def run_module(monkeypatch):
-    """main() with the given args (no AWS region here); returns (outcome, result)."""
-    def finish(outcome):
-        def method(self, **kwargs):
-            raise Done(outcome, kwargs)
-        return method
-    monkeypatch.setattr(basic.AnsibleModule, "exit_json", finish("exit"))
-    monkeypatch.setattr(basic.AnsibleModule, "fail_json", finish("fail"))
-
-    def run(module, args):
-        with patch_module_args(args):
-            try:
-                module.main()
-            except Done as done:
-                return done.args
-        raise AssertionError("main() returned without exit_json or fail_json")
-    return run
-
-
 def test_main_reports_updated_paths_and_never_the_content(tmp_path, run_module):
     secret = "fernet_key = s3cr3t-value"
     files = [{"path": str(tmp_path / "d"), "state": "directory"},
              {"path": str(tmp_path / "d" / "airflow.cfg"), "content": secret, "mode": "0640"}]
-    outcome, result = run_module(mod, {"files": files})
+    outcome, result = run_module(mod, {"files": files}, aws=False)
     assert outcome == "exit", result
     assert result["changed"] is True
     assert result["updated_paths"] == [files[0]["path"], files[1]["path"]]
     assert "s3cr3t-value" not in json.dumps(result, default=str)
-    outcome, again = run_module(mod, {"files": files})
+    outcome, again = run_module(mod, {"files": files}, aws=False)
     assert again["changed"] is False and again["updated_paths"] == []
 
 
 def test_main_fails_with_the_path(tmp_path, run_module):
-    outcome, result = run_module(mod, {"files": [{"path": str(tmp_path / "f"), "content": "x", "mode": "abc"}]})
+    outcome, result = run_module(mod, {"files": [{"path": str(tmp_path / "f"), "content": "x", "mode": "abc"}]}, aws=False)
     assert outcome == "fail" and str(tmp_path / "f") in result["msg"]
