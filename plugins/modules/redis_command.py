@@ -46,6 +46,7 @@ attributes:
     description: A command may write; run read-only commands with C(check_mode=false) to get them in check mode.
   diff_mode:
     support: none
+    description: Nothing to diff; the reply is returned.
 author:
   - airflow_ha maintainers (@airflow-ha)
 requirements:
@@ -70,7 +71,7 @@ stdout:
   type: str
   sample: "10.0.1.12\n6379"
 stdout_lines:
-  description: O(stdout) split into lines.
+  description: RV(stdout) split into lines.
   returned: always
   type: list
   elements: str
