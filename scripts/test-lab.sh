@@ -2,12 +2,13 @@
 # make test-lab: the whole-cluster end-to-end test, on the lab itself.
 #   1. make lab from no containers: hello_world2 must succeed through the load balancer, each task on a
 #      worker of its queue (asserted by playbooks/lab_summary.yml);
-#   2. the converge checks on that lab (scripts/converge_checks.py): a no-op re-run, --tags airflow_worker,
-#      --tags broker and --limit <worker> each changed=0; a bad input on one worker refused by the
-#      validation play before anything changes; a worker container recreated and converged back with --limit;
+#   2. the converge checks on that lab (scripts/converge_checks.py): --tags airflow_worker, --tags broker
+#      and --limit <worker> each changed=0; a bad input on one worker refused by the validation play before
+#      anything changes; a worker container recreated and converged back with --limit;
 #   3. make lab-aws: site.yml again, through inventories/aws_ec2.yml (tagged instances on moto mapped to
 #      the same containers): every host must report changed=0 — the same end state — and hello_world2
-#      succeeds again;
+#      succeeds again. This full re-run is also the no-op check (converge_checks' `noop`, which would
+#      be a second full no-op run on the same lab, is left to running it alone; make bench times it);
 #   4. the rolling check: a new airflow_config value rolled through every component under the chaos_load
 #      DAG's load (never two workers of a queue down at once, clean books);
 #   5. make lab-down.
@@ -44,7 +45,7 @@ fi
 stage clean make --no-print-directory lab-down
 stage lab-first make --no-print-directory lab
 grep -h "task | host" "$log/lab-first.log" | sed 's/^ *"/  /; s/",$//'
-stage converge python3 scripts/converge_checks.py --log-dir "$log" --checks noop,tags,limit,bad_input,recreate
+stage converge python3 scripts/converge_checks.py --log-dir "$log" --checks tags,limit,bad_input,recreate
 grep -h "^converge:" "$log/converge.log" | sed 's/^/  /'
 stage lab-aws make --no-print-directory lab-aws
 if [ "$fail" = 0 ]; then
