@@ -21,6 +21,9 @@ from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto
 from ansible_collections.amazon.aws.plugins.module_utils.errors import AWSErrorHandler
 from ansible_collections.amazon.aws.plugins.module_utils.exceptions import AnsibleAWSError
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+from ansible_collections.amazon.aws.plugins.module_utils.tagging import ansible_dict_to_boto3_tag_list
+from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_tag_list_to_ansible_dict
+from ansible_collections.amazon.aws.plugins.module_utils.tagging import compare_aws_tags
 
 # PostgreSQL majors Airflow 3 supports as its metadata database.
 SUPPORTED_POSTGRES_MAJORS = (13, 14, 15, 16, 17)
@@ -28,8 +31,6 @@ SUPPORTED_POSTGRES_MAJORS = (13, 14, 15, 16, 17)
 RDS_PASSWORD_MIN_LENGTH = 8
 RDS_PASSWORD_MAX_LENGTH = 128
 RDS_PASSWORD_FORBIDDEN_CHARS = ("/", '"', "@", " ")
-# Mount options AWS recommends for EFS over NFSv4.1.
-NFS_MOUNT_OPTIONS = "nfsvers=4.1,rsize=1048576,wsize=1048576,hard,timeo=600,retrans=2,noresvport"
 
 _MISSING_CODES = [
     "DBInstanceNotFound",
@@ -133,6 +134,21 @@ def sqlalchemy_url(username, host, port, database):
     return f"postgresql+psycopg2://{username}@{host}:{port}/{database}"
 
 
+def ensure_tags(module, current_tag_list, desired, purge, add, remove):
+    """Bring a resource's tags (boto3 list) to ``desired`` (a dict; None leaves them), with amazon.aws's
+    compare_aws_tags. ``add(dict)`` and ``remove(keys)`` do the API calls, skipped in check mode.
+    Returns True when something changed (or would)."""
+    if desired is None:
+        return False
+    to_add, to_remove = compare_aws_tags(boto3_tag_list_to_ansible_dict(current_tag_list or []), desired, purge)
+    if not module.check_mode:
+        if to_remove:
+            remove(to_remove)
+        if to_add:
+            add(to_add)
+    return bool(to_add or to_remove)
+
+
 def efs_dns_name(file_system_id, region):
     return f"{file_system_id}.efs.{region}.amazonaws.com"
 
@@ -217,7 +233,7 @@ def delete_db_instance(client, identifier, final_snapshot_identifier=None):
 @AirflowAWSErrorHandler.common_error_handler("add tags to {arn}")
 @AWSRetry.jittered_backoff()
 def rds_add_tags(client, arn, tags):
-    client.add_tags_to_resource(ResourceName=arn, Tags=[{"Key": k, "Value": v} for k, v in tags.items()])
+    client.add_tags_to_resource(ResourceName=arn, Tags=ansible_dict_to_boto3_tag_list(tags))
 
 
 @AirflowAWSErrorHandler.common_error_handler("remove tags from {arn}")
@@ -345,7 +361,7 @@ def put_lifecycle_configuration(client, file_system_id, policies):
 @AirflowAWSErrorHandler.common_error_handler("tag EFS resource {resource_id}")
 @AWSRetry.jittered_backoff()
 def efs_tag_resource(client, resource_id, tags):
-    client.tag_resource(ResourceId=resource_id, Tags=[{"Key": k, "Value": v} for k, v in tags.items()])
+    client.tag_resource(ResourceId=resource_id, Tags=ansible_dict_to_boto3_tag_list(tags))
 
 
 @AirflowAWSErrorHandler.common_error_handler("untag EFS resource {resource_id}")

@@ -159,7 +159,7 @@ EXAMPLES = r"""
     path: /opt/airflow/dags
     src: "{{ dags_fs.dns_name }}:/"
     fstype: nfs4
-    opts: "{{ dags_fs.mount_options }}"
+    opts: "{{ airflow_common_dags_nfs_options }}"  # the NFSv4.1 options AWS recommends for EFS
     state: mounted
 
 - name: Delete it
@@ -179,11 +179,6 @@ dns_name:
   returned: when O(state=present) and the file system exists
   type: str
   sample: fs-0123456789abcdef0.efs.eu-west-1.amazonaws.com
-mount_options:
-  description: NFSv4.1 mount options recommended by AWS.
-  returned: when O(state=present)
-  type: str
-  sample: nfsvers=4.1,rsize=1048576,wsize=1048576,hard,timeo=600,retrans=2,noresvport
 changes:
   description: What was (or in check mode would be) changed.
   returned: always
@@ -217,8 +212,8 @@ file_system:
 """
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+from ansible_collections.amazon.aws.plugins.module_utils.tagging import ansible_dict_to_boto3_tag_list
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_tag_list_to_ansible_dict
-from ansible_collections.amazon.aws.plugins.module_utils.tagging import compare_aws_tags
 
 from ansible_collections.airflow_ha.cluster.plugins.module_utils import airflow_aws as aws
 
@@ -282,8 +277,8 @@ def desired_access_points(params):
                     "Permissions": params["root_permissions"],
                 },
             },
-            "Tags": [{"Key": "Name", "Value": access_point_name(params["name"], purpose)}]
-            + [{"Key": k, "Value": v} for k, v in (params["tags"] or {}).items() if k != "Name"],
+            "Tags": ansible_dict_to_boto3_tag_list(
+                {"Name": access_point_name(params["name"], purpose), **{k: v for k, v in (params["tags"] or {}).items() if k != "Name"}}),
         }
     return specs
 
@@ -312,7 +307,7 @@ def build_create_params(params):
         "PerformanceMode": params["performance_mode"],
         "Encrypted": params["encrypted"],
         "ThroughputMode": params["throughput_mode"],
-        "Tags": [{"Key": k, "Value": v} for k, v in desired_tags(params).items()],
+        "Tags": ansible_dict_to_boto3_tag_list(desired_tags(params)),
     }
     if params.get("kms_key_id"):
         create["KmsKeyId"] = params["kms_key_id"]
@@ -383,15 +378,10 @@ def ensure_file_system(client, module, file_system, changes):
         if not module.check_mode:
             aws.update_file_system(client, fs_id, **update)
 
-    current_tags = boto3_tag_list_to_ansible_dict(file_system.get("Tags") or [])
-    to_add, to_remove = compare_aws_tags(current_tags, desired_tags(params), params["purge_tags"] and params["tags"] is not None)
-    if to_add or to_remove:
+    if aws.ensure_tags(module, file_system.get("Tags"), desired_tags(params), params["purge_tags"] and params["tags"] is not None,
+                       add=lambda tags: aws.efs_tag_resource(client, fs_id, tags),
+                       remove=lambda keys: aws.efs_untag_resource(client, fs_id, keys)):
         changes.append("update tags")
-        if not module.check_mode:
-            if to_remove:
-                aws.efs_untag_resource(client, fs_id, to_remove)
-            if to_add:
-                aws.efs_tag_resource(client, fs_id, to_add)
     return file_system
 
 
@@ -522,7 +512,6 @@ def ensure_present(client, module):
         "changes": changes,
         "file_system_id": fs_id,
         "dns_name": aws.efs_dns_name(fs_id, module.region) if fs_id else None,
-        "mount_options": aws.NFS_MOUNT_OPTIONS,
         "lifecycle_policies": lifecycle,
         "access_points": access_points,
         "mount_targets": [],

@@ -291,8 +291,8 @@ db_instance:
 """
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+from ansible_collections.amazon.aws.plugins.module_utils.tagging import ansible_dict_to_boto3_tag_list
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_tag_list_to_ansible_dict
-from ansible_collections.amazon.aws.plugins.module_utils.tagging import compare_aws_tags
 
 from ansible_collections.airflow_ha.cluster.plugins.module_utils import airflow_aws as aws
 
@@ -351,7 +351,7 @@ def build_create_params(params):
     if params.get("kms_key_id"):
         create["KmsKeyId"] = params["kms_key_id"]
     if params.get("tags"):
-        create["Tags"] = [{"Key": k, "Value": v} for k, v in params["tags"].items()]
+        create["Tags"] = ansible_dict_to_boto3_tag_list(params["tags"])
     return create
 
 
@@ -484,19 +484,10 @@ def present_result(changed, instance, params, modifications):
 
 def ensure_tags(client, module, instance):
     """Add/remove tags; returns True when something changed (or would in check mode)."""
-    tags = module.params["tags"]
-    if tags is None:
-        return False
-    current = boto3_tag_list_to_ansible_dict(instance.get("TagList") or [])
-    to_add, to_remove = compare_aws_tags(current, tags, module.params["purge_tags"])
-    if not (to_add or to_remove):
-        return False
-    if not module.check_mode:
-        if to_remove:
-            aws.rds_remove_tags(client, instance["DBInstanceArn"], to_remove)
-        if to_add:
-            aws.rds_add_tags(client, instance["DBInstanceArn"], to_add)
-    return True
+    arn = instance["DBInstanceArn"]
+    return aws.ensure_tags(module, instance.get("TagList"), module.params["tags"], module.params["purge_tags"],
+                           add=lambda tags: aws.rds_add_tags(client, arn, tags),
+                           remove=lambda keys: aws.rds_remove_tags(client, arn, keys))
 
 
 def ensure_present(client, module):

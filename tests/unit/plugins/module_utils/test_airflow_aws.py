@@ -23,6 +23,31 @@ def test_postgres_major_rejects_non_versions(version):
         aws.postgres_major(version)
 
 
+class _Module:
+    def __init__(self, check_mode):
+        self.check_mode = check_mode
+
+
+@pytest.mark.parametrize(
+    "current,desired,purge,added,removed",
+    [
+        ([{"Key": "a", "Value": "1"}], {"a": "1"}, True, [], []),
+        ([{"Key": "a", "Value": "1"}, {"Key": "old", "Value": "x"}], {"a": "2"}, True, [{"a": "2"}], [["old"]]),
+        ([{"Key": "old", "Value": "x"}], {"a": "2"}, False, [{"a": "2"}], []),
+        (None, {"a": "1"}, True, [{"a": "1"}], []),
+        ([{"Key": "a", "Value": "1"}], None, True, [], []),
+    ],
+    ids=["same", "change-and-purge", "keep-unlisted", "untagged", "tags-not-managed"],
+)
+@pytest.mark.parametrize("check_mode", [False, True])
+def test_ensure_tags(current, desired, purge, added, removed, check_mode):
+    calls = {"add": [], "remove": []}
+    changed = aws.ensure_tags(_Module(check_mode), current, desired, purge,
+                              add=calls["add"].append, remove=lambda keys: calls["remove"].append(sorted(keys)))
+    assert changed is bool(added or removed)
+    assert calls == ({"add": [], "remove": []} if check_mode else {"add": added, "remove": removed})
+
+
 @pytest.mark.parametrize("version", ["13", "14.12", "15", "16.4", "17"])
 def test_validate_engine_version_accepts_supported(version):
     assert aws.validate_engine_version(version) in aws.SUPPORTED_POSTGRES_MAJORS
@@ -81,10 +106,6 @@ def test_sqlalchemy_url_has_no_password():
 
 def test_efs_dns_name():
     assert aws.efs_dns_name("fs-12345678", "us-east-2") == "fs-12345678.efs.us-east-2.amazonaws.com"
-
-
-def test_nfs_mount_options_are_the_aws_recommended_ones():
-    assert aws.NFS_MOUNT_OPTIONS == "nfsvers=4.1,rsize=1048576,wsize=1048576,hard,timeo=600,retrans=2,noresvport"
 
 
 @pytest.mark.parametrize(

@@ -10,8 +10,6 @@ from ansible_collections.airflow_ha.cluster.plugins.module_utils import airflow_
 from ansible_collections.airflow_ha.cluster.plugins.modules import efs_dags as mod
 
 REGION = "eu-west-1"
-MOUNT_OPTIONS = "nfsvers=4.1,rsize=1048576,wsize=1048576,hard,timeo=600,retrans=2,noresvport"
-
 DEFAULTS = {
     "name": "airflow-dags",
     "creation_token": "airflow-dags",
@@ -246,7 +244,6 @@ def test_main_create_then_idempotent(run_module, network):
     fs_id = result["file_system_id"]
     assert fs_id.startswith("fs-")
     assert result["dns_name"] == f"{fs_id}.efs.{REGION}.amazonaws.com"
-    assert result["mount_options"] == MOUNT_OPTIONS
     assert result["file_system"]["encrypted"] is True
     assert result["file_system"]["tags"] == {"Name": "airflow-dags", "airflow_ha:cluster": "unit"}
     assert sorted(mt["subnet_id"] for mt in result["mount_targets"]) == sorted(args(network)["subnet_ids"])
@@ -270,7 +267,7 @@ def test_main_check_mode_create_changes_nothing(run_module, network):
     outcome, result = run_module(mod, args(network), check_mode=True)
     assert outcome == "exit" and result["changed"] is True
     assert "create file system" in result["changes"]
-    assert result["file_system_id"] is None and result["mount_options"] == MOUNT_OPTIONS
+    assert result["file_system_id"] is None
     assert file_systems(network) == []
 
 
