@@ -6,22 +6,21 @@ provision (twice) -> aws_ec2 inventory -> bad inputs -> teardown, on 127.0.0.1 o
 import json
 import os
 import re
-import shutil
 import socket
 import subprocess
-import sys
-import time
-import urllib.request
 
 import boto3
 import pytest
 import yaml
+from moto.core import DEFAULT_ACCOUNT_ID
+from moto.rds.models import rds_backends
+from moto.server import ThreadedMotoServer
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 FILES = os.path.join(REPO, "tests", "integration", "files")
 COLLECTIONS = os.path.join(REPO, ".cache", "collections")
 CLUSTER_VARS = os.path.join(FILES, "cluster.yml")
-SECRETS = os.path.join(FILES, "secrets.yml")
+DB_PASSWORD = "moto-only-Passw0rd"  # seeded into the cluster secrets: RDS must be created with it
 REGION = "eu-west-1"
 CLUSTER_TAG = "airflow_ha:cluster"
 
@@ -38,28 +37,15 @@ def _free_loopback_port():
 
 @pytest.fixture(scope="module")
 def endpoint():
+    """moto's server in a thread of this process: ansible-playbook reaches it over HTTP on 127.0.0.1, and the
+    tests can read its models where no AWS API shows a value (the RDS master password)."""
     port = _free_loopback_port()
-    server = shutil.which("moto_server")
-    cmd = [server] if server else [sys.executable, "-m", "moto.server"]
-    proc = subprocess.Popen(
-        cmd + ["-H", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    url = f"http://127.0.0.1:{port}"
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
     try:
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(url + "/moto-api/", timeout=1)  # noqa: S310 - loopback only
-                break
-            except OSError:
-                if proc.poll() is not None:
-                    raise RuntimeError("moto_server exited early")
-                time.sleep(0.1)
-        else:
-            raise RuntimeError("moto_server did not start")
-        yield url
+        yield f"http://127.0.0.1:{port}"
     finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+        server.stop()
 
 
 @pytest.fixture(scope="module")
@@ -83,6 +69,21 @@ def env(endpoint):
         AIRFLOW_HA_AWS_ENDPOINT_URL=endpoint,
     )
     return result
+
+
+def secrets_file(directory, **secrets):
+    """A cluster_secrets_file (0600 in a 0700 directory) holding these keys; the role generates the rest."""
+    directory.mkdir(mode=0o700, exist_ok=True)
+    path = directory / "airflow_ha_secrets.yml"
+    path.write_text(yaml.safe_dump(secrets))
+    path.chmod(0o600)
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def secrets(tmp_path_factory):
+    """The secrets file site.yml would read: provision_aws.yml is given the same one."""
+    return secrets_file(tmp_path_factory.mktemp("inventory") / ".secrets", db_password=DB_PASSWORD)
 
 
 @pytest.fixture(scope="module")
@@ -198,15 +199,17 @@ def cluster_resources(client):
                                                 {"cidr": "10.60.2.0/24", "az": "eu-west-1a"}]})],
          "at least two subnets in at least two different availability zones (got eu-west-1a)"),
         (["aws_provision_rds_engine_version=12.19"], "must be PostgreSQL 13-17 (got 12.19)"),
-        (["aws_provision_rds_password=Sh0rt!"], "aws_provision_rds_password must be 8-128 characters"),
+        (["cluster_secrets_file={short}"], "is the RDS master password, and RDS needs 8-128 characters"),
+        (["cluster_database_user=postgres"], "cluster_database_user (postgres): must be a lower-case letter"),
         ([json.dumps({"aws_provision_instances": [{"name": "w1", "roles": ["airflow_worker"]}]})],
          "every airflow_worker needs at least one queue"),
     ],
-    ids=["one-az", "engine", "short-password", "worker-without-queue"],
+    ids=["one-az", "engine", "short-password", "reserved-db-user", "worker-without-queue"],
 )
-def test_provision_preflight_rejects_bad_variables(env, client, ami, extra, message):
-    secrets = [] if any("password" in e for e in extra) else [f"aws_provision_secrets_file={SECRETS}"]
-    proc, report = playbook("provision_aws.yml", env, f"aws_provision_ami_id={ami}", *secrets, *extra)
+def test_provision_preflight_rejects_bad_variables(env, client, ami, secrets, tmp_path, extra, message):
+    short = secrets_file(tmp_path / ".secrets", db_password="Sh0rt!")
+    extra = [e.replace("{short}", short) for e in extra]
+    proc, report = playbook("provision_aws.yml", env, f"aws_provision_ami_id={ami}", f"cluster_secrets_file={secrets}", *extra)
     assert proc.returncode != 0
     messages = failed_messages(report)
     assert any(message in m for m in messages), messages
@@ -258,13 +261,18 @@ def test_modules_reject_bad_input_and_create_nothing(env, client):
         ec2.delete_vpc(VpcId=vpc)
 
 
-def test_provision_first_run_creates(env, client, ami):
-    proc, report = playbook("provision_aws.yml", env, f"aws_provision_ami_id={ami}", f"aws_provision_secrets_file={SECRETS}")
+def test_provision_first_run_creates(env, client, ami, secrets):
+    proc, report = playbook("provision_aws.yml", env, f"aws_provision_ami_id={ami}", f"cluster_secrets_file={secrets}")
     stats = report["stats"]["localhost"]
     assert proc.returncode == 0, failed_messages(report)
     assert stats["failures"] == 0 and stats["unreachable"] == 0
     assert stats["changed"] > 0
-    assert "moto-only-Passw0rd" not in proc.stdout
+    assert DB_PASSWORD not in proc.stdout
+    # Airflow connects as cluster_database_user with db_password (airflow_common): RDS must have been
+    # created with exactly those. No API returns a master password; moto's model keeps what it was given.
+    model = rds_backends[DEFAULT_ACCOUNT_ID][REGION].databases[f"{CLUSTER_NAME}-metadata"]
+    given = model._master_user_password  # noqa: SLF001 - the public property refuses on purpose
+    assert (model.master_username, given, model.db_name) == ("airflow", DB_PASSWORD, "airflow")
 
     resources = cluster_resources(client)
     assert len(resources["instances"]) == len(CLUSTER["aws_provision_instances"])
@@ -321,8 +329,8 @@ def test_security_groups_open_only_what_the_topology_needs(client):
     assert _ingress(client, "efs") == {(2049, g) for g in ("airflow_scheduler", "airflow_worker", "airflow_webserver")}
 
 
-def test_provision_second_run_changes_nothing(env, ami):
-    proc, report = playbook("provision_aws.yml", env, f"aws_provision_ami_id={ami}", f"aws_provision_secrets_file={SECRETS}")
+def test_provision_second_run_changes_nothing(env, ami, secrets):
+    proc, report = playbook("provision_aws.yml", env, f"aws_provision_ami_id={ami}", f"cluster_secrets_file={secrets}")
     assert proc.returncode == 0, failed_messages(report)
     stats = report["stats"]["localhost"]
     changed_tasks = [
