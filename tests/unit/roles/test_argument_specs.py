@@ -61,7 +61,6 @@ def used_text() -> str:
 
 # Arguments whose only job is to parametrise a preflight check: read there and nowhere else, by design.
 PREFLIGHT_ONLY = {
-    "airflow_common: airflow_common_group": "the group every airflow host must belong to",
     "metadata_db: metadata_db_client_groups": "the groups whose hosts must be allowed to connect",
     "rabbitmq_aws_peer_discovery: rabbitmq_aws_peer_discovery_allow_even_cluster": "lifts the odd-size check",
     "webserver: webserver_auth_manager": "checked against the auth manager airflow_config selects",
