@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from labkit import ROOT, SCHEDULER_UNIT, TERMINAL_RUN, Api, Lab, artifacts_dir, epoch  # noqa: E402
+from labkit import ROOT, SCHEDULER_UNIT, TERMINAL_RUN, Api, Lab, artifacts_dir, epoch, group  # noqa: E402
 
 PREFIX = "bench_chain_"
 STANDALONE = "airflow-ha-bench-standalone"
@@ -220,11 +220,11 @@ def bench_scale(out: Path, lab: Lab, total_workers: int) -> dict:
     code, noop_s, noop = run(["ansible-playbook", *base, "playbooks/site.yml"], out / "scale-noop-base.log")
     base_cpu = round(controller_cpu() - cpu, 1)
     queues = sorted(json.loads((ROOT / "dags" / "airflow_ha_queues.json").read_text()).values())
-    present = len(lab.groups["airflow_worker"])
+    present = len(lab.hosts("worker"))
     extra = {f"lab-w{n:02d}": {"celery_worker_queues": [queues[n % len(queues)]]}
              for n in range(present + 1, total_workers + 1)}
     overlay = out / "scale-workers.yml"
-    overlay.write_text(json.dumps({"all": {"children": {"airflow_worker": {"hosts": extra}}}}, indent=2))
+    overlay.write_text(json.dumps({"all": {"children": {group("worker"): {"hosts": extra}}}}, indent=2))
     both = [*base, "-i", str(overlay)]
     result = {"workers_base": present, "noop_base_s": noop_s, "noop_base_changed": sum(recap_changed(noop).values()),
               "noop_base_exit": code, "noop_base_controller_cpu_s": base_cpu, "workers_scaled": total_workers}
@@ -319,7 +319,7 @@ def main() -> int:
         "workload": [],
     }
     # The standalone baseline gets as many task slots as the lab's workers have together.
-    workers = len(lab.groups["airflow_worker"])
+    workers = len(lab.hosts("worker"))
     lab_config = next(iter(lab.hostvars.values())).get("airflow_config") or {}
     concurrency = int((lab_config.get("celery") or {}).get("worker_concurrency", 8))  # Airflow's default is 8
     shape = {"workers": workers, "worker_concurrency": concurrency}
@@ -338,7 +338,7 @@ def main() -> int:
     elif not lab.running():
         print("bench: --skip-converge needs a running lab (make lab)", file=sys.stderr)
         return 2
-    if args.scale_workers > len(lab.groups["airflow_worker"]):
+    if args.scale_workers > len(lab.hosts("worker")):
         result["scale"] = bench_scale(out, lab, args.scale_workers)
     if args.converge_only:
         (out / "bench-converge.json").write_text(json.dumps(result, indent=2))
@@ -347,7 +347,7 @@ def main() -> int:
     api = Api(lab.api_url, lab.secrets["admin_password"])
     api.wait_healthy()
     api.wait_dag(f"{PREFIX}00")
-    second = lab.groups["airflow_scheduler"][1]
+    second = lab.hosts("scheduler")[1]
     rounds: dict[int, list[dict]] = {2: [], 1: []}
     for _ in range(args.repeat):  # alternated, so a drift of the machine hits both alike
         rounds[2].append(bench_cluster(api, f"lab, 2 schedulers (Celery, {workers} workers)", args.timeout, shape))

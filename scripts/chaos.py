@@ -199,7 +199,7 @@ class Chaos:
         self.api = Api(lab.api_url, lab.secrets["admin_password"])
         self.load = Load(lab, args.cadence)
         self.probe = Probe(lab)
-        scheduler_vars = lab.hostvars.get(lab.groups["airflow_scheduler"][0], {})
+        scheduler_vars = lab.hostvars.get(lab.hosts("scheduler")[0], {})
         watchdog = {key: int(role_var("scheduler_failover", "defaults", f"scheduler_failover_watchdog_{key}", scheduler_vars))
                     for key in ("start_grace", "failures", "scheduler_interval", "check_timeout")}
         self.watchdog_grace = watchdog["start_grace"]
@@ -255,7 +255,7 @@ class Chaos:
     # -- faults: each returns (fault time, details); heal() undoes what needs undoing --
     def fault_broker(self) -> dict:
         if self.lab.broker == "redis":
-            brokers = self.lab.groups["redis"]
+            brokers = self.lab.hosts("redis")
             port = role_var("cluster_ports", "defaults", "cluster_ports_redis_sentinel", self.lab.hostvars.get(brokers[0], {}))
             master = self.lab.airflow_config("celery_broker_transport_options", "master_name")
             address = self.lab.sh(brokers[0], f"redis-cli --askpass -p {port} sentinel get-master-addr-by-name {master}",
@@ -264,7 +264,7 @@ class Chaos:
             unit = role_var("redis_cluster", "vars", "_redis_cluster_unit")
             detail = {"what": f"stop the Redis primary ({node}, {address})"}
         else:
-            node = sorted(self.lab.groups["rabbitmq"])[0]
+            node = sorted(self.lab.hosts("rabbitmq"))[0]
             vhost = role_var("rabbitmq_aws_peer_discovery", "defaults", "rabbitmq_aws_peer_discovery_vhost",
                              self.lab.hostvars.get(node, {}))
             leaders = self.lab.sh(node, f"rabbitmqctl -q list_queues -p {vhost} --no-table-headers name leader")
@@ -284,10 +284,10 @@ class Chaos:
                 "what": f"stop the {what} on {node}"}
 
     def fault_scheduler_stop(self) -> dict:
-        return self.stop_unit(self.lab.groups["airflow_scheduler"][0], SCHEDULER_UNIT, "scheduler")
+        return self.stop_unit(self.lab.hosts("scheduler")[0], SCHEDULER_UNIT, "scheduler")
 
     def fault_scheduler_hung(self) -> dict:
-        hosts = self.lab.groups["airflow_scheduler"]
+        hosts = self.lab.hosts("scheduler")
         node = max(hosts, key=lambda h: self.lab.active_seconds(h, SCHEDULER_UNIT))
         while self.lab.active_seconds(node, SCHEDULER_UNIT) < self.watchdog_grace + 5:
             time.sleep(5)  # the watchdog leaves a freshly started scheduler alone for its start grace
@@ -312,7 +312,7 @@ class Chaos:
                 "watchdog_worst_case_s": self.watchdog_worst, "watchdog_ok": replaced is not None}
 
     def fault_api_server_stop(self) -> dict:
-        return self.stop_unit(self.lab.groups["airflow_webserver"][0], API_SERVER_UNIT, "api-server")
+        return self.stop_unit(self.lab.hosts("webserver")[0], API_SERVER_UNIT, "api-server")
 
     def _peer_queue_hosts(self) -> tuple[str, list[str]]:
         """A queue served by at least two workers, and its hosts."""
@@ -364,10 +364,10 @@ class Chaos:
                 "task_finished_first_try": final["state"] == "success" and final["try_number"] == ti["try_number"]}
 
     def fault_dag_processor_stop(self) -> dict:
-        return self.stop_unit(self.lab.groups["airflow_scheduler"][0], DAG_PROCESSOR_UNIT, "dag-processor")
+        return self.stop_unit(self.lab.hosts("scheduler")[0], DAG_PROCESSOR_UNIT, "dag-processor")
 
     def fault_postgres_restart(self) -> dict:
-        node = self.lab.groups["metadata_db"][0]
+        node = self.lab.hosts("metadata_db")[0]
         unit = self.lab.sh(node, "systemctl list-units --plain --no-legend 'postgresql@*' | awk '{print $1}' | head -1")
         at = time.time()
         self.lab.systemctl(node, "restart", unit)

@@ -41,7 +41,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from chaos import DAG, LEDGER, Load, books, drain, ti_key  # noqa: E402
-from labkit import API_SERVER_UNIT, INVENTORY, ROOT, SCHEDULER_UNIT, WORKER_UNIT, Api, Lab, artifacts_dir  # noqa: E402
+from labkit import API_SERVER_UNIT, INVENTORY, ROOT, SCHEDULER_UNIT, WORKER_UNIT, Api, Lab, artifacts_dir, group  # noqa: E402
 
 SITE = ROOT / "playbooks" / "site.yml"
 RECAP = re.compile(r"^(\S+)\s+: ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
@@ -233,7 +233,7 @@ class Checks:
         since = int(started)
         notes = {}
         pattern = "orphan|adopt|heartbeat timed out|heartbeat_timeout|zombie|Marking .* failed|reset .* task"
-        for host in self.lab.groups.get("airflow_scheduler", []):
+        for host in self.lab.hosts("scheduler"):
             notes[host] = self.lab.sh(host, f"journalctl --since @{since} --no-pager -o cat -u 'airflow-scheduler*' "
                                             f"| grep -Ei '{pattern}' | tail -n 20", check=False).splitlines()
         return {"restarts": [(rel(t), host, unit, state) for t, host, unit, state in sampler.transitions],
@@ -243,7 +243,7 @@ class Checks:
     def airflow_units(self) -> list[tuple[str, str]]:
         """(host, unit) of every Airflow component unit of the lab (airflow-*.service, watchdogs excluded)."""
         out = []
-        for host in self.lab.groups.get("airflow", []):
+        for host in self.lab.hosts("airflow"):
             listing = self.lab.sh(host, "systemctl list-units --type=service --state=active --no-legend --plain 'airflow-*'")
             out += [(host, line.split()[0]) for line in listing.splitlines()
                     if line.strip() and not line.startswith("airflow-watchdog")]
@@ -289,11 +289,11 @@ class Sampler(threading.Thread):
         for sample in self.samples:
             for queue, hosts in queues.items():
                 worst[f"queue {queue}"] = max(worst.get(f"queue {queue}", 0), count(sample, hosts, worker))
-            for group, unit in (("airflow_scheduler", SCHEDULER_UNIT), ("airflow_webserver", API_SERVER_UNIT)):
+            for name, unit in ((group("scheduler"), SCHEDULER_UNIT), (group("webserver"), API_SERVER_UNIT)):
                 prefix = unit.removesuffix(".service")
-                hosts = groups.get(group, [])
+                hosts = groups.get(name, [])
                 all_down = int(bool(hosts) and count(sample, hosts, prefix) == len(hosts))
-                worst[f"all of {group}"] = max(worst.get(f"all of {group}", 0), all_down)
+                worst[f"all of {name}"] = max(worst.get(f"all of {name}", 0), all_down)
         return worst
 
 

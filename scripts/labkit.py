@@ -41,6 +41,11 @@ def role_var(role: str, kind: str, name: str, hostvars: dict | None = None):
     return value
 
 
+def group(component: str) -> str:
+    """The inventory group of a component (redis, worker, scheduler, ...), as roles/cluster_groups names it."""
+    return role_var("cluster_groups", "vars", f"cluster_groups_{component}")
+
+
 # The units the drills stop, as the roles name them (their vars/main.yml).
 WORKER_UNIT = role_var("celery_worker", "vars", "_celery_worker_unit") + ".service"  # a host's default worker
 SCHEDULER_UNIT = role_var("scheduler_failover", "vars", "_scheduler_failover_unit_names")["scheduler"] + ".service"
@@ -75,7 +80,7 @@ class Lab:
         self.ui_port = int(all_vars.get("lab_ui_port", 8080))
         self.flower_port = int(all_vars.get("lab_flower_port", 5555))
         self.flower_user = all_vars.get("flower_basic_auth_user", "flower")
-        self.broker = "rabbitmq" if self.groups.get("rabbitmq") else "redis"
+        self.broker = "rabbitmq" if self.hosts("rabbitmq") else "redis"
         self.network = all_vars.get("lab_containers_network", "airflow-ha-lab")
         self.secrets_file = inventory / ".secrets" / "airflow_ha_secrets.yml"
         self.secrets = yaml.safe_load(self.secrets_file.read_text())
@@ -94,6 +99,10 @@ class Lab:
             ["docker", "ps", "--format", "{{.Names}}"], check=True, capture_output=True, text=True
         ).stdout.split()
         return all(host in names for host in self.groups.get("all", []))
+
+    def hosts(self, component: str) -> list[str]:
+        """The hosts of a component's group (roles/cluster_groups), sorted; none when the group is absent."""
+        return self.groups.get(group(component), [])
 
     @property
     def api_url(self) -> str:
@@ -152,14 +161,14 @@ class Lab:
     def ledger(self, name: str) -> list[dict]:
         """Every entry of the per-host ledger file `name` (in $AIRFLOW_HOME) of every worker host."""
         entries = []
-        for host in self.groups["airflow_worker"]:
+        for host in self.hosts("worker"):
             text = self.sh(host, f'. /etc/airflow/airflow.env; cat "$AIRFLOW_HOME/{name}" 2>/dev/null || true')
             entries += [json.loads(line) for line in text.splitlines() if line.strip()]
         return entries
 
     def airflow_config(self, section: str, key: str) -> str:
         """A value of the cluster's one airflow.cfg, read on the first scheduler host."""
-        return self.sh(self.groups["airflow_scheduler"][0], f"airflow config get-value {section} {key}")
+        return self.sh(self.hosts("scheduler")[0], f"airflow config get-value {section} {key}")
 
 
 class Api:

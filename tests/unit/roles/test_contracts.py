@@ -27,8 +27,7 @@ def test_components_do_not_retype_airflow_commons_defaults(role: str) -> None:
     """`airflow_common_x | default('literal')` copies airflow_common's default, and drifts from it."""
     fallbacks = [f"{p.relative_to(ROLES)}: {m.group(0)}" for p in role_files(role)
                  for m in re.finditer(r"airflow_(?:common_\w+|config|broker)\s*\|\s*default\([^)]*\)", p.read_text())]
-    allowed = [f for f in fallbacks if "defaults/main.yml" in f and "airflow_config | default({})" in f]
-    assert sorted(set(fallbacks) - set(allowed)) == []
+    assert sorted(set(fallbacks)) == []
 
 
 @pytest.mark.parametrize("role", COMPONENTS)
