@@ -65,10 +65,13 @@ def test_aws_ec2_inventory_derives_the_airflow_parent_from_the_same_groups() -> 
     assert sorted(x.strip(" '") for x in listed.split(",")) == sorted(GROUPS[f"cluster_groups_{c}"] for c in AIRFLOW_COMPONENTS)
 
 
-def test_lab_inventory_nests_the_airflow_groups_under_the_airflow_group() -> None:
+def test_lab_inventory_has_every_group_and_nests_the_airflow_ones() -> None:
     lab = yaml.safe_load((ROOT / "inventories" / "lab" / "hosts.yml").read_text())["all"]["children"]
     children = lab[GROUPS["cluster_groups_airflow"]]["children"]
     assert sorted(children) == sorted(GROUPS[f"cluster_groups_{c}"] for c in AIRFLOW_COMPONENTS)
+    brokers = yaml.safe_load((ROOT / "inventories" / "lab" / "lab_broker.yml").read_text())["groups"]
+    assert sorted(brokers) == sorted([GROUPS["cluster_groups_redis"], GROUPS["cluster_groups_rabbitmq"]])
+    assert set(GROUPS.values()) <= set(lab) | set(children) | set(brokers)
 
 
 # --- behaviour: ansible-playbook on localhost ---------------------------------------------------------
