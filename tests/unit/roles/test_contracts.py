@@ -51,3 +51,29 @@ def test_database_name_and_user_have_one_home() -> None:
 def test_database_roles_depend_on_cluster_database(role: str) -> None:
     deps = yaml.safe_load((ROLES / role / "meta" / "main.yml").read_text())["dependencies"]
     assert "cluster_database" in [d["role"] if isinstance(d, dict) else d for d in deps]
+
+
+SHARED_FACT_ROLES = ["cluster_groups", "cluster_ports", "cluster_database"]
+
+
+@pytest.mark.parametrize("role", SHARED_FACT_ROLES)
+def test_shared_fact_roles_are_validated_once_per_host(role: str) -> None:
+    """A meta dependency's `main` spec is validated again in every play, on every host: ~100 host-tasks of a
+    no-op site.yml on the lab. These roles are validated by their `check` entry point instead (site.yml's
+    validation play and the preflights include it), whose spec documents every variable the role defines."""
+    specs = yaml.safe_load((ROLES / role / "meta" / "argument_specs.yml").read_text())["argument_specs"]
+    assert "main" not in specs
+    values = {}
+    for folder in ("defaults", "vars"):
+        path = ROLES / role / folder / "main.yml"
+        if path.exists():
+            values.update(yaml.safe_load(path.read_text()) or {})
+    assert sorted(specs["check"]["options"]) == sorted(values)
+    assert (ROLES / role / "tasks" / "check.yml").exists()
+    dependants = [p.parent.parent.name for p in ROLES.glob("*/meta/main.yml")
+                  if role in [d["role"] if isinstance(d, dict) else d for d in (yaml.safe_load(p.read_text()) or {}).get("dependencies") or []]]
+    for dependant in dependants:
+        # A component role runs only on Airflow hosts, whose airflow_common preflight includes the check.
+        preflight = ROLES / ("airflow_common" if dependant in COMPONENTS else dependant) / "tasks" / "preflight.yml"
+        assert preflight.exists() and f"name: airflow_ha.cluster.{role}\n" in preflight.read_text() and "tasks_from: check" in preflight.read_text(), (
+            f"{dependant} depends on {role} but its preflight does not include {role}'s check")

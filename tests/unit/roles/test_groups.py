@@ -54,7 +54,7 @@ def test_roles_that_read_a_group_depend_on_cluster_groups() -> None:
 
 
 def test_argument_specs_document_every_group() -> None:
-    spec = yaml.safe_load((ROLES / "cluster_groups" / "meta" / "argument_specs.yml").read_text())["argument_specs"]["main"]["options"]
+    spec = yaml.safe_load((ROLES / "cluster_groups" / "meta" / "argument_specs.yml").read_text())["argument_specs"]["check"]["options"]
     assert {name: option["default"] for name, option in spec.items()} == GROUPS
 
 
