@@ -49,3 +49,17 @@ def test_unknown_kind_is_an_error():
 
 def test_registered():
     assert FilterModule().filters() == {"rds_problem": rds_problem}
+
+
+def test_loading_the_filter_file_does_not_import_botocore():
+    """Ansible loads every filter file of the collection when it looks one up, in every worker it forks:
+    the AWS libraries must wait until the filter is actually used."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("import sys; import ansible_collections.airflow_ha.cluster.plugins.filter.rds_problem; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('botocore', 'boto3')))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                          env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    assert done.stdout.strip() == "[]"
