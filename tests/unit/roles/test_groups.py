@@ -118,3 +118,17 @@ def test_site_plays_target_the_groups_in_force(tmp_path: Path, extra: tuple, exp
     plays = re.findall(r"play #\d+ \(([^)]*)\).*?\n\s+pattern: \[([^\]]*)\]\n\s+hosts \(\d+\):\n((?:\s{6}\S+\n)*)", done.stdout + "\n")
     workers = next(hosts.split() for name, _, hosts in plays if "Workers" in done.stdout.split(f"({name})")[1].splitlines()[0])
     assert workers == expected.get("cluster_groups_worker", [])
+
+
+def test_validation_play_runs_the_preflight_of_every_play_on_the_same_groups() -> None:
+    """site.yml's first play checks each host with the preflight of every role a later play runs on it: the same
+    role, the same groups (a play missing from the list would change hosts before its inputs were checked)."""
+    plays = yaml.safe_load((ROOT / "playbooks" / "site.yml").read_text())
+    preflights = plays[0]["vars"]["_airflow_ha_preflights"]
+    listed = [(p["role"], sorted(p["groups"])) for p in preflights]
+    expected = []
+    for play in plays[1:]:
+        groups = sorted(g.strip() for g in play["hosts"].split(":"))
+        for role in play["roles"]:
+            expected.append((role["role"].removeprefix("airflow_ha.cluster."), groups))
+    assert listed == expected
