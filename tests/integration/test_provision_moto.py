@@ -3,6 +3,7 @@
 provision (twice) -> aws_ec2 inventory -> bad inputs -> teardown, on 127.0.0.1 only.
 """
 
+import base64
 import json
 import os
 import re
@@ -21,12 +22,17 @@ FILES = os.path.join(REPO, "tests", "integration", "files")
 COLLECTIONS = os.path.join(REPO, ".cache", "collections")
 CLUSTER_VARS = os.path.join(FILES, "cluster.yml")
 DB_PASSWORD = "moto-only-Passw0rd"  # seeded into the cluster secrets: RDS must be created with it
+FLOWER_PASSWORD = "moto-only-flower-Passw0rd"  # another seeded one: kept, never printed
 REGION = "eu-west-1"
 CLUSTER_TAG = "airflow_ha:cluster"
 
 with open(CLUSTER_VARS, encoding="utf-8") as fh:
     CLUSTER = yaml.safe_load(fh)
 CLUSTER_NAME = CLUSTER["aws_provision_cluster_name"]
+SECRET_NAME = CLUSTER["cluster_secrets_aws_secret_name"]
+POOLS = {pool["name"]: pool for pool in CLUSTER["aws_provision_worker_pools"]}
+ASG_TAG = "aws:autoscaling:groupName"
+OUTPUT = {}  # what ansible-playbook printed, by run: no secret may be in it
 AIRFLOW_ROLES = {"airflow_scheduler", "airflow_webserver", "airflow_worker", "flower"}
 
 def _free_loopback_port():
@@ -71,19 +77,10 @@ def env(endpoint):
     return result
 
 
-def secrets_file(directory, **secrets):
-    """A cluster_secrets_file (0600 in a 0700 directory) holding these keys; the role generates the rest."""
-    directory.mkdir(mode=0o700, exist_ok=True)
-    path = directory / "airflow_ha_secrets.yml"
-    path.write_text(yaml.safe_dump(secrets))
-    path.chmod(0o600)
-    return str(path)
-
-
-@pytest.fixture(scope="module")
-def secrets(tmp_path_factory):
-    """The secrets file site.yml would read: provision_aws.yml is given the same one."""
-    return secrets_file(tmp_path_factory.mktemp("inventory") / ".secrets", db_password=DB_PASSWORD)
+def seed_secret(client, name, **secrets):
+    """The Secrets Manager secret site.yml would read, holding these keys; the role generates the rest."""
+    client("secretsmanager").create_secret(Name=name, SecretString=json.dumps(secrets))
+    return name
 
 
 @pytest.fixture(scope="module")
@@ -97,6 +94,16 @@ def client(endpoint):
 
 
 @pytest.fixture(scope="module")
+def secrets(client):
+    """The cluster's secret, seeded with two keys: provision must use (and keep) them and add the missing ones."""
+    return seed_secret(client, SECRET_NAME, db_password=DB_PASSWORD, flower_password=FLOWER_PASSWORD)
+
+
+def secret_values(client):
+    return json.loads(client("secretsmanager").get_secret_value(SecretId=SECRET_NAME)["SecretString"])
+
+
+@pytest.fixture(scope="module")
 def ami(client):
     return client("ec2").describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
 
@@ -107,7 +114,8 @@ def run(cmd, env, timeout=300):
 
 def playbook(name, env, *extra):
     cmd = ["ansible-playbook", os.path.join("playbooks", name), "-e", f"@{CLUSTER_VARS}",
-           "-e", f"aws_provision_endpoint_url={env['AIRFLOW_HA_AWS_ENDPOINT_URL']}"]
+           "-e", f"aws_provision_endpoint_url={env['AIRFLOW_HA_AWS_ENDPOINT_URL']}",
+           "-e", f"cluster_secrets_aws_endpoint_url={env['AIRFLOW_HA_AWS_ENDPOINT_URL']}"]
     for item in extra:
         cmd += ["-e", item]
     proc = run(cmd, env)
@@ -156,6 +164,11 @@ def cluster_resources(client):
         "internet_gateways": [g["InternetGatewayId"] for g in ec2.describe_internet_gateways(Filters=tag)["InternetGateways"]],
         "route_tables": [t["RouteTableId"] for t in ec2.describe_route_tables(Filters=tag)["RouteTables"]],
     }
+    found["launch_templates"] = [t["LaunchTemplateName"] for t in ec2.describe_launch_templates(Filters=tag)["LaunchTemplates"]]
+    found["auto_scaling_groups"] = [
+        g["AutoScalingGroupName"] for g in client("autoscaling").describe_auto_scaling_groups()["AutoScalingGroups"]
+        if any((t["Key"], t["Value"]) == (CLUSTER_TAG, CLUSTER_NAME) for t in g["Tags"])
+    ]
     rds = client("rds")
     found["db_instances"] = [
         d["DBInstanceIdentifier"] for d in rds.describe_db_instances()["DBInstances"]
@@ -192,6 +205,12 @@ def cluster_resources(client):
 # --- tests, in order -----------------------------------------------------------------
 
 
+def pools(**changes):
+    """aws_provision_worker_pools of cluster.yml with some keys of some pools changed, as an extra-vars JSON."""
+    return json.dumps({"aws_provision_worker_pools": [
+        dict(pool, **changes.get(pool["name"], {})) for pool in CLUSTER["aws_provision_worker_pools"]]})
+
+
 @pytest.mark.parametrize(
     "extra,message",
     [
@@ -199,22 +218,61 @@ def cluster_resources(client):
                                                 {"cidr": "10.60.2.0/24", "az": "eu-west-1a"}]})],
          "at least two subnets in at least two different availability zones (got eu-west-1a)"),
         (["aws_provision_rds_engine_version=12.19"], "engine_version 12.19 (PostgreSQL 12) is not supported"),
-        (["cluster_secrets_file={short}"], "RDS refuses it (master_user_password is too short: RDS requires at least 8 characters (got 6))"),
+        (["cluster_secrets_aws_secret_name={short}"],
+         "RDS refuses it (master_user_password is too short: RDS requires at least 8 characters (got 6))"),
         (["cluster_database_user=postgres"], "cluster_database_user (postgres): must be a lower-case letter"),
         ([json.dumps({"aws_provision_instances": [{"name": "w1", "roles": ["airflow_worker"]}]})],
          "every airflow_worker needs at least one queue"),
+        # The Auto Scaling groups' rules.
+        ([pools(burst={"min_size": 3, "max_size": 2})], "aws_provision_worker_pools burst: min_size 3 > max_size 2"),
+        ([pools(burst={"queues": []})], "aws_provision_worker_pools burst: queues is empty: a pool needs at least one queue"),
+        (["aws_provision_rabbitmq_asg_size=4"], "aws_provision_rabbitmq_asg_size 4 must be 0 or odd"),
+        ([pools(gpu={"azs": ["eu-west-1b"]})],
+         "aws_provision_worker_pools gpu: its subnets cover one availability zone (eu-west-1b): an HA pool spans at least two"),
+        ([pools(gpu={"drain_timeout": 10})], "aws_provision_worker_pools gpu: drain_timeout 10 is outside 30..7200"),
+        (["cluster_secrets_backend=vault"], "value of cluster_secrets_backend must be one of: file, aws_secretsmanager, got: vault"),
+        (["cluster_secrets_backend=file"], "Auto Scaling group instances read the secrets at boot: set cluster_secrets_backend=aws_secretsmanager"),
+        ([json.dumps({"aws_provision_rabbitmq_asg_size": 3, "aws_provision_instances": CLUSTER["aws_provision_instances"]
+                      + [{"name": "mq-1", "roles": ["rabbitmq"]}, {"name": "mq-2", "roles": ["rabbitmq"]}]})],
+         "aws_provision_rabbitmq_asg_size is set, so no instance of aws_provision_instances may be in rabbitmq"),
     ],
-    ids=["one-az", "engine", "short-password", "reserved-db-user", "worker-without-queue"],
+    ids=["one-az", "engine", "short-password", "reserved-db-user", "worker-without-queue", "pool-min-above-max",
+         "pool-without-queues", "even-rabbitmq-asg", "pool-in-one-az", "drain-timeout", "unknown-secrets-backend",
+         "asg-with-file-secrets", "rabbitmq-asg-and-instances"],
 )
-def test_provision_preflight_rejects_bad_variables(env, client, ami, secrets, tmp_path, extra, message):
-    short = secrets_file(tmp_path / ".secrets", db_password="Sh0rt!")
+def test_provision_preflight_rejects_bad_variables(env, client, ami, secrets, extra, message):
+    short = f"{SECRET_NAME}-short"
+    if "{short}" in " ".join(extra):
+        seed_secret(client, short, db_password="Sh0rt!")
     extra = [e.replace("{short}", short) for e in extra]
-    proc, report = playbook("provision_aws.yml", env, f"aws_provision_ami_id={ami}", f"cluster_secrets_file={secrets}", *extra)
+    proc, report = playbook("provision_aws.yml", env, f"aws_provision_ami_id={ami}", *extra)
     assert proc.returncode != 0
     messages = failed_messages(report)
     assert any(message in m for m in messages), messages
     assert "Sh0rt!" not in proc.stdout
     assert cluster_resources(client) == {}
+    assert secret_values(client) == {"db_password": DB_PASSWORD, "flower_password": FLOWER_PASSWORD}  # nothing written
+
+
+def test_secrets_manager_backend_generates_once_and_never_prints(env, client):
+    """A secret that does not exist yet is created with every wanted key; the next run reads the same values and
+    changes nothing; with -vvv neither run prints one of them."""
+    name = f"{CLUSTER_NAME}/fresh-secrets"
+    cmd = ["ansible-playbook", "-vvv", os.path.join(FILES, "secrets.yml"), "-e", "cluster_secrets_backend=aws_secretsmanager",
+           "-e", f"cluster_secrets_aws_secret_name={name}", "-e", f"cluster_secrets_aws_region={REGION}",
+           "-e", f"cluster_secrets_aws_endpoint_url={env['AIRFLOW_HA_AWS_ENDPOINT_URL']}"]
+    verbose = dict(env, ANSIBLE_STDOUT_CALLBACK="ansible.builtin.default")
+    first = run(cmd, verbose)
+    assert first.returncode == 0, first.stdout[-3000:]
+    values = json.loads(client("secretsmanager").get_secret_value(SecretId=name)["SecretString"])
+    assert len(values) == 9 and all(len(v) >= 16 for v in values.values())
+    second = run(cmd, verbose)
+    assert second.returncode == 0, second.stdout[-3000:]
+    assert re.search(r"localhost\s+:.*changed=0", second.stdout)
+    assert json.loads(client("secretsmanager").get_secret_value(SecretId=name)["SecretString"]) == values
+    printed = first.stdout + first.stderr + second.stdout + second.stderr
+    assert [key for key, value in values.items() if value in printed] == []
+    client("secretsmanager").delete_secret(SecretId=name, ForceDeleteWithoutRecovery=True)
 
 
 def test_modules_reject_bad_input_and_create_nothing(env, client):
@@ -262,12 +320,13 @@ def test_modules_reject_bad_input_and_create_nothing(env, client):
 
 
 def test_provision_first_run_creates(env, client, ami, secrets):
-    proc, report = playbook("provision_aws.yml", env, f"aws_provision_ami_id={ami}", f"cluster_secrets_file={secrets}")
+    proc, report = playbook("provision_aws.yml", env, f"aws_provision_ami_id={ami}")
     stats = report["stats"]["localhost"]
     assert proc.returncode == 0, failed_messages(report)
     assert stats["failures"] == 0 and stats["unreachable"] == 0
     assert stats["changed"] > 0
     assert DB_PASSWORD not in proc.stdout
+    OUTPUT["first run"] = proc.stdout + proc.stderr
     # Airflow connects as cluster_database_user with db_password (airflow_common): RDS must have been
     # created with exactly those. No API returns a master password; moto's model keeps what it was given.
     model = rds_backends[DEFAULT_ACCOUNT_ID][REGION].databases[f"{CLUSTER_NAME}-metadata"]
@@ -275,7 +334,8 @@ def test_provision_first_run_creates(env, client, ami, secrets):
     assert (model.master_username, given, model.db_name) == ("airflow", DB_PASSWORD, "airflow")
 
     resources = cluster_resources(client)
-    assert len(resources["instances"]) == len(CLUSTER["aws_provision_instances"])
+    asg_instances = CLUSTER["aws_provision_rabbitmq_asg_size"] + sum(p["min_size"] for p in POOLS.values())
+    assert len(resources["instances"]) == len(CLUSTER["aws_provision_instances"]) + asg_instances
     assert len(resources["subnets"]) == len(CLUSTER["aws_provision_subnets"])
     assert len(resources["db_instances"]) == 1 and len(resources["file_systems"]) == 1
     assert len(resources["load_balancing"]) == 2
@@ -291,6 +351,86 @@ def test_provision_first_run_creates(env, client, ami, secrets):
     policy = client("iam").get_role_policy(RoleName=f"{CLUSTER_NAME}-node", PolicyName="rabbitmq-peer-discovery")
     actions = policy["PolicyDocument"]["Statement"][0]["Action"]
     assert sorted(actions) == ["autoscaling:DescribeAutoScalingInstances", "ec2:DescribeInstances"]
+
+
+def _asgs(client):
+    groups = client("autoscaling").describe_auto_scaling_groups()["AutoScalingGroups"]
+    return {g["AutoScalingGroupName"]: g for g in groups if g["AutoScalingGroupName"].startswith(CLUSTER_NAME + "-")}
+
+
+def test_auto_scaling_groups_for_pools_and_rabbitmq(client):
+    asgs, ec2 = _asgs(client), client("ec2")
+    assert set(asgs) == {f"{CLUSTER_NAME}-{name}" for name in POOLS} | {f"{CLUSTER_NAME}-rabbitmq"}
+    subnets = {s["SubnetId"]: s["AvailabilityZone"] for s in ec2.describe_subnets(
+        Filters=[{"Name": f"tag:{CLUSTER_TAG}", "Values": [CLUSTER_NAME]}])["Subnets"]}
+    every_az = {s["az"] for s in CLUSTER["aws_provision_subnets"]}
+    size = CLUSTER["aws_provision_rabbitmq_asg_size"]
+    expected = {f"{CLUSTER_NAME}-{name}": (p["min_size"], p["max_size"], p["min_size"], set(p.get("azs", every_az)),
+                                            "airflow_worker", ",".join(p["queues"]), name) for name, p in POOLS.items()}
+    expected[f"{CLUSTER_NAME}-rabbitmq"] = (size, size, size, every_az, "rabbitmq", None, "rabbitmq")
+    for name, (low, high, desired, azs, role, queues, pool) in expected.items():
+        group = asgs[name]
+        assert (group["MinSize"], group["MaxSize"], group["DesiredCapacity"]) == (low, high, desired), name
+        assert {subnets[s] for s in group["VPCZoneIdentifier"].split(",")} == azs, name
+        assert group["LaunchTemplate"]["LaunchTemplateName"] == name
+        tags = {t["Key"]: (t["Value"], t["PropagateAtLaunch"]) for t in group["Tags"]}
+        assert tags[CLUSTER_TAG] == (CLUSTER_NAME, True) and tags["airflow_ha:role"] == (role, True), name
+        assert tags["airflow_ha:pool"] == (pool, True) and tags.get("airflow_ha:queues", (None, True))[0] == queues, name
+        # Its instances carry the tags the inventory groups plain instances by, and no Name (see aws_ec2.yml).
+        for member in group["Instances"]:
+            instance = ec2.describe_instances(InstanceIds=[member["InstanceId"]])["Reservations"][0]["Instances"][0]
+            instance_tags = {t["Key"]: t["Value"] for t in instance["Tags"]}
+            assert instance_tags["airflow_ha:role"] == role and instance_tags.get("airflow_ha:queues") == queues
+            assert instance_tags[ASG_TAG] == name and "Name" not in instance_tags
+        assert len(group["Instances"]) == desired
+        version = ec2.describe_launch_template_versions(LaunchTemplateName=name, Versions=["$Latest"])["LaunchTemplateVersions"][0]
+        data = version["LaunchTemplateData"]
+        assert data["IamInstanceProfile"]["Arn"].endswith(f":instance-profile/{CLUSTER_NAME}-node")
+        assert data["MetadataOptions"]["HttpTokens"] == "required"
+        user_data = base64.b64decode(data["UserData"]).decode()
+        assert user_data.startswith("#cloud-config\n")
+        settings = yaml.safe_load(user_data)
+        env = dict(line.split("=", 1) for line in settings["write_files"][0]["content"].splitlines())
+        assert env["AIRFLOW_HA_SECRETS_ID"] == SECRET_NAME and env["AIRFLOW_HA_ASG"] == name and env["AIRFLOW_HA_POOL"] == pool
+        assert settings["runcmd"] == [["/usr/local/sbin/airflow-ha-bootstrap"]]
+    hooks = {g: client("autoscaling").describe_lifecycle_hooks(AutoScalingGroupName=g)["LifecycleHooks"] for g in asgs}
+    for name, pool in POOLS.items():
+        (hook,) = hooks[f"{CLUSTER_NAME}-{name}"]
+        assert hook["LifecycleTransition"] == "autoscaling:EC2_INSTANCE_TERMINATING"
+        assert hook["HeartbeatTimeout"] == pool.get("drain_timeout", 3600) and hook["DefaultResult"] == "CONTINUE"
+    assert hooks[f"{CLUSTER_NAME}-rabbitmq"] == []  # a broker node is not drained: the quorum queues move
+
+
+def test_no_secret_in_user_data_templates_or_tags(client):
+    values = secret_values(client)
+    assert set(values) >= {"db_password", "broker_password", "erlang_cookie", "fernet_key"}  # generated once, kept
+    assert (values["db_password"], values["flower_password"]) == (DB_PASSWORD, FLOWER_PASSWORD)
+    ec2 = client("ec2")
+    exposed = []
+    for name in _asgs(client):
+        for version in ec2.describe_launch_template_versions(LaunchTemplateName=name)["LaunchTemplateVersions"]:
+            exposed.append(base64.b64decode(version["LaunchTemplateData"]["UserData"]).decode())
+            exposed.append(json.dumps(version["LaunchTemplateData"].get("TagSpecifications", [])))
+        exposed.append(json.dumps(_asgs(client)[name]["Tags"]))
+    for reservation in ec2.describe_instances(Filters=[{"Name": f"tag:{CLUSTER_TAG}", "Values": [CLUSTER_NAME]}])["Reservations"]:
+        for instance in reservation["Instances"]:
+            exposed.append(json.dumps(instance["Tags"]))
+    exposed.extend(OUTPUT.values())  # and what Ansible printed while it generated and wrote them
+    exposed = "\n".join(exposed)
+    assert SECRET_NAME in exposed  # what is there: where to read them
+    leaked = [key for key, value in values.items() if value in exposed]
+    assert leaked == []
+
+
+def test_bootstrap_policy_is_least_privilege(client):
+    policy = client("iam").get_role_policy(RoleName=f"{CLUSTER_NAME}-node", PolicyName="airflow-ha-bootstrap")
+    statements = {s["Sid"]: s for s in policy["PolicyDocument"]["Statement"]}
+    account = client("sts").get_caller_identity()["Account"]
+    assert statements["ReadTheClusterSecret"]["Action"] == "secretsmanager:GetSecretValue"
+    assert statements["ReadTheClusterSecret"]["Resource"] == f"arn:aws:secretsmanager:{REGION}:{account}:secret:{SECRET_NAME}-??????"
+    assert statements["ReadTheClusterSettings"]["Resource"] == f"arn:aws:ssm:{REGION}:{account}:parameter/airflow_ha/{CLUSTER_NAME}/settings"
+    assert statements["FinishTheirOwnDrain"]["Resource"].endswith(f":autoScalingGroupName/{CLUSTER_NAME}-*")
+    assert all("*" not in s["Action"] for s in statements.values())
 
 
 def _ingress(client, group):
@@ -330,7 +470,7 @@ def test_security_groups_open_only_what_the_topology_needs(client):
 
 
 def test_provision_second_run_changes_nothing(env, ami, secrets):
-    proc, report = playbook("provision_aws.yml", env, f"aws_provision_ami_id={ami}", f"cluster_secrets_file={secrets}")
+    proc, report = playbook("provision_aws.yml", env, f"aws_provision_ami_id={ami}")
     assert proc.returncode == 0, failed_messages(report)
     stats = report["stats"]["localhost"]
     changed_tasks = [
@@ -373,16 +513,25 @@ def test_webserver_registers_api_servers_in_the_alb_target_group(env, client, tm
     assert sum(s["changed"] for s in report["stats"].values()) == 0
 
 
-def expected_groups():
+def expected_groups(client):
     groups = {}
-    for inst in CLUSTER["aws_provision_instances"]:
-        host = f"{CLUSTER_NAME}-{inst['name']}"
-        for role in inst["roles"]:
+
+    def add(host, roles, queues):
+        for role in roles:
             groups.setdefault(role, set()).add(host)
-        if AIRFLOW_ROLES & set(inst["roles"]):
+        if AIRFLOW_ROLES & set(roles):
             groups.setdefault("airflow", set()).add(host)
-        for queue in inst.get("queues", []):
+        for queue in queues:
             groups.setdefault(f"queue_{queue}", set()).add(host)
+
+    for inst in CLUSTER["aws_provision_instances"]:
+        add(f"{CLUSTER_NAME}-{inst['name']}", inst["roles"], inst.get("queues", []))
+    # An Auto Scaling group's instance: <group name>-<instance id>, grouped by the tags it was launched with.
+    for name, group in _asgs(client).items():
+        tags = {t["Key"]: t["Value"] for t in group["Tags"]}
+        for member in group["Instances"]:
+            add(f"{name}-{member['InstanceId']}", tags["airflow_ha:role"].split(","),
+                [q for q in tags.get("airflow_ha:queues", "").split(",") if q])
     return groups
 
 
@@ -406,7 +555,7 @@ def test_inventory_graph(env, client, ami):
         elif line.strip(" |-"):
             current.add(line.strip(" |-"))
     assert "other-redis" not in proc.stdout
-    for group, hosts in expected_groups().items():
+    for group, hosts in expected_groups(client).items():
         assert graph.get(group) == hosts, group
     assert "metadata_db" not in graph  # RDS mode: no self-managed database hosts
 
@@ -416,20 +565,31 @@ def test_inventory_list_vars_and_lab_override(env, client):
     assert proc.returncode == 0, proc.stderr
     inventory = unsafe(json.loads(proc.stdout))
     hostvars = inventory["_meta"]["hostvars"]
-    for group, hosts in expected_groups().items():
+    for group, hosts in expected_groups(client).items():
         assert set(inventory[group]["hosts"]) == hosts, group
     ec2 = client("ec2")
     by_name = {}
     for reservation in ec2.describe_instances(Filters=[{"Name": f"tag:{CLUSTER_TAG}", "Values": [CLUSTER_NAME]},
                                                        {"Name": "instance-state-name", "Values": ["running"]}])["Reservations"]:
         for inst in reservation["Instances"]:
-            name = {t["Key"]: t["Value"] for t in inst["Tags"]}["Name"]
+            name = {t["Key"]: t["Value"] for t in inst["Tags"]}.get("Name")
             by_name[name] = inst
     for inst in CLUSTER["aws_provision_instances"]:
         host = f"{CLUSTER_NAME}-{inst['name']}"
         assert hostvars[host]["ansible_host"] == by_name[host]["PrivateIpAddress"]
         assert "ansible_connection" not in hostvars[host]
         assert hostvars[host]["celery_worker_queues"] == inst.get("queues", [])
+    private = {i["InstanceId"]: i["PrivateIpAddress"] for i in by_name.values()}
+    private.update({i["InstanceId"]: i["PrivateIpAddress"] for r in ec2.describe_instances(
+        Filters=[{"Name": "tag-key", "Values": [ASG_TAG]}, {"Name": "instance-state-name", "Values": ["running"]}])["Reservations"]
+        for i in r["Instances"]})
+    for name, group in _asgs(client).items():
+        tags = {t["Key"]: t["Value"] for t in group["Tags"]}
+        for member in group["Instances"]:
+            host = hostvars[f"{name}-{member['InstanceId']}"]
+            assert host["ansible_host"] == private[member["InstanceId"]]
+            assert host["airflow_ha_pool"] == tags["airflow_ha:pool"]
+            assert host["celery_worker_queues"] == [q for q in tags.get("airflow_ha:queues", "").split(",") if q]
 
     worker = next(f"{CLUSTER_NAME}-{i['name']}" for i in CLUSTER["aws_provision_instances"] if "airflow_worker" in i["roles"])
     instance_id = by_name[worker]["InstanceId"]
