@@ -235,10 +235,11 @@ def pools(**changes):
         ([json.dumps({"aws_provision_rabbitmq_asg_size": 3, "aws_provision_instances": CLUSTER["aws_provision_instances"]
                       + [{"name": "mq-1", "roles": ["rabbitmq"]}, {"name": "mq-2", "roles": ["rabbitmq"]}]})],
          "aws_provision_rabbitmq_asg_size is set, so no instance of aws_provision_instances may be in rabbitmq"),
+        ([pools(gpu={"name": "rabbitmq"})], "aws_provision_worker_pools rabbitmq: the name is the RabbitMQ Auto Scaling group's"),
     ],
     ids=["one-az", "engine", "short-password", "reserved-db-user", "worker-without-queue", "pool-min-above-max",
          "pool-without-queues", "even-rabbitmq-asg", "pool-in-one-az", "drain-timeout", "unknown-secrets-backend",
-         "asg-with-file-secrets", "rabbitmq-asg-and-instances"],
+         "asg-with-file-secrets", "rabbitmq-asg-and-instances", "pool-named-like-rabbitmq-asg"],
 )
 def test_provision_preflight_rejects_bad_variables(env, client, ami, secrets, extra, message):
     short = f"{SECRET_NAME}-short"
