@@ -15,7 +15,7 @@ role=roles/airflow_common
 base_recipe=$(docker image inspect -f '{{ index .Config.Labels "org.airflow-ha.recipe" }}' "$base_image")
 recipe=$( (echo "$base_recipe"; cat tests/images/bake-airflow.yml playbooks/image.yml "$0" "$role"/tasks/{image,probe,install,venv}.yml \
             "$role/defaults/main.yml" "$role/vars/main.yml" "$role/templates/airflow-cli.sh.j2" \
-            "$role"/files/constraints-*.txt) | sha256sum | cut -c1-16)
+            "$role"/files/constraints-*.txt roles/instance_bootstrap/*/* requirements.lock.txt) | sha256sum | cut -c1-16)
 have=$(docker image inspect -f '{{ index .Config.Labels "org.airflow-ha.recipe" }}' "$image" 2>/dev/null || true)
 if [ "$have" = "$recipe" ]; then
   echo "images: $image is current (recipe $recipe), reused"

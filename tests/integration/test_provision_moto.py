@@ -8,7 +8,9 @@ import json
 import os
 import re
 import socket
+import stat
 import subprocess
+import sys
 
 import boto3
 import pytest
@@ -21,6 +23,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 FILES = os.path.join(REPO, "tests", "integration", "files")
 COLLECTIONS = os.path.join(REPO, ".cache", "collections")
 CLUSTER_VARS = os.path.join(FILES, "cluster.yml")
+BOOTSTRAP = os.path.join(REPO, "roles", "instance_bootstrap", "files", "airflow-ha-bootstrap.py")
 DB_PASSWORD = "moto-only-Passw0rd"  # seeded into the cluster secrets: RDS must be created with it
 FLOWER_PASSWORD = "moto-only-flower-Passw0rd"  # another seeded one: kept, never printed
 REGION = "eu-west-1"
@@ -112,10 +115,11 @@ def run(cmd, env, timeout=300):
     return subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout, check=False)
 
 
-def playbook(name, env, *extra):
-    cmd = ["ansible-playbook", os.path.join("playbooks", name), "-e", f"@{CLUSTER_VARS}",
+def playbook(name, env, *extra, inventory=None):
+    cmd = ["ansible-playbook", os.path.join("playbooks", name), *(["-i", inventory] if inventory else []), "-e", f"@{CLUSTER_VARS}",
            "-e", f"aws_provision_endpoint_url={env['AIRFLOW_HA_AWS_ENDPOINT_URL']}",
-           "-e", f"cluster_secrets_aws_endpoint_url={env['AIRFLOW_HA_AWS_ENDPOINT_URL']}"]
+           "-e", f"cluster_secrets_aws_endpoint_url={env['AIRFLOW_HA_AWS_ENDPOINT_URL']}",
+           "-e", f"cluster_settings_aws_endpoint_url={env['AIRFLOW_HA_AWS_ENDPOINT_URL']}"]
     for item in extra:
         cmd += ["-e", item]
     proc = run(cmd, env)
@@ -236,10 +240,14 @@ def pools(**changes):
                       + [{"name": "mq-1", "roles": ["rabbitmq"]}, {"name": "mq-2", "roles": ["rabbitmq"]}]})],
          "aws_provision_rabbitmq_asg_size is set, so no instance of aws_provision_instances may be in rabbitmq"),
         ([pools(gpu={"name": "rabbitmq"})], "aws_provision_worker_pools rabbitmq: the name is the RabbitMQ Auto Scaling group's"),
+        (["cluster_settings_backend=s3"], "value of cluster_settings_backend must be one of: none, aws_ssm, got: s3"),
+        (["cluster_settings_backend=none"], "Auto Scaling group instances read the settings at boot: set cluster_settings_backend=aws_ssm"),
+        (["cluster_settings_aws_region=us-east-1"], "booting instances read the settings in their own region"),
     ],
     ids=["one-az", "engine", "short-password", "reserved-db-user", "worker-without-queue", "pool-min-above-max",
          "pool-without-queues", "even-rabbitmq-asg", "pool-in-one-az", "drain-timeout", "unknown-secrets-backend",
-         "asg-with-file-secrets", "rabbitmq-asg-and-instances", "pool-named-like-rabbitmq-asg"],
+         "asg-with-file-secrets", "rabbitmq-asg-and-instances", "pool-named-like-rabbitmq-asg",
+         "unknown-settings-backend", "asg-without-settings", "settings-in-another-region"],
 )
 def test_provision_preflight_rejects_bad_variables(env, client, ami, secrets, extra, message):
     short = f"{SECRET_NAME}-short"
@@ -603,6 +611,57 @@ def test_inventory_list_vars_and_lab_override(env, client):
         assert hostvars["ansible_connection"] == "community.docker.docker"
     finally:
         ec2.delete_tags(Resources=[instance_id], Tags=[{"Key": "airflow_ha:lab_container"}])
+
+
+def test_site_publishes_the_settings(env, client, tmp_path):
+    """site.yml's settings play writes the vars files it is given, merged in order, to one SecureString; a second
+    run changes nothing; the inventory has no host, so only the controller's plays run."""
+    override = tmp_path / "override.yml"
+    override.write_text(yaml.safe_dump({"airflow_config": {"core": {"parallelism": 64}}, "celery_worker_concurrency": 3}))
+    files = json.dumps({"cluster_settings_files": [CLUSTER_VARS, str(override)]})
+    inventory = tmp_path / "no-hosts.yml"
+    inventory.write_text("all:\n  hosts: {}\n")
+    runs = [playbook("site.yml", env, files, inventory=str(inventory)) for _ in range(2)]
+    for proc, report in runs:
+        assert proc.returncode == 0, failed_messages(report) or proc.stdout[-2000:]
+    assert runs[0][1]["stats"]["localhost"]["changed"] == 1 and runs[1][1]["stats"]["localhost"]["changed"] == 0
+    parameter = client("ssm").get_parameter(Name=CLUSTER["cluster_settings_aws_parameter"], WithDecryption=True)["Parameter"]
+    assert parameter["Type"] == "SecureString"
+    assert yaml.safe_load(parameter["Value"]) == dict(CLUSTER, **yaml.safe_load(override.read_text()))
+
+
+def test_bootstrap_lists_the_instance_in_its_own_plays(env, client, tmp_path):
+    """The bootstrap an Auto Scaling group instance runs at boot, on the controller with --list-hosts: from its
+    launch template's user-data and its instance id it reads the published settings (0600) and resolves itself in
+    the aws_ec2 inventory, in the plays of its groups and no other."""
+    prefix = tmp_path / "prefix"
+    (prefix / "venv" / "bin").mkdir(parents=True)
+    (prefix / "venv" / "bin" / "ansible-playbook").symlink_to(os.path.join(os.path.dirname(sys.executable), "ansible-playbook"))
+    (prefix / "collections").symlink_to(COLLECTIONS)
+    asgs = _asgs(client)
+    for name in (f"{CLUSTER_NAME}-burst", f"{CLUSTER_NAME}-rabbitmq"):
+        version = client("ec2").describe_launch_template_versions(LaunchTemplateName=name, Versions=["$Latest"])
+        user_data = yaml.safe_load(base64.b64decode(version["LaunchTemplateVersions"][0]["LaunchTemplateData"]["UserData"]))
+        (bootstrap_env := tmp_path / f"{name}.env").write_text(user_data["write_files"][0]["content"])
+        instance = asgs[name]["Instances"][0]["InstanceId"]
+        boot_env = dict(env, AIRFLOW_HA_BOOTSTRAP_PREFIX=str(prefix), AIRFLOW_HA_BOOTSTRAP_ENV=str(bootstrap_env),
+                        AIRFLOW_HA_BOOTSTRAP_SETTINGS=str(tmp_path / "etc" / "settings.yml"),
+                        AIRFLOW_HA_BOOTSTRAP_STATUS=str(tmp_path / "status.json"), AIRFLOW_HA_BOOTSTRAP_ATTEMPTS="1",
+                        AIRFLOW_HA_INSTANCE_ID=instance, AIRFLOW_HA_CLUSTER="not-this-cluster")
+        proc = run([sys.executable, BOOTSTRAP, "--list-hosts"], boot_env)
+        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+        plays = {}
+        for block in re.split(r"\n\s*play #\d+ ", proc.stdout)[1:]:
+            plays[block.split(":", 1)[1].split("TAGS:")[0].strip()] = re.findall(r"^\s{6}(\S+)$", block, re.M)
+        host = f"{name}-{instance}"
+        mine = sorted(play for play, hosts in plays.items() if hosts)
+        assert all(hosts == [host] for hosts in plays.values() if hosts), plays
+        component = "Workers | Celery workers on their queues (rolling restarts)" if name.endswith("burst") else "Broker | RabbitMQ cluster with quorum queues"
+        assert component in mine and len(mine) == (3 if name.endswith("burst") else 2), mine  # + validation (+ airflow_common)
+        settings = tmp_path / "etc" / "settings.yml"
+        assert stat.S_IMODE(settings.stat().st_mode) == 0o600
+        assert yaml.safe_load(settings.read_text())["cluster_settings_aws_parameter"] == CLUSTER["cluster_settings_aws_parameter"]
+        assert json.loads((tmp_path / "status.json").read_text())["host"] == host
 
 
 def test_teardown_removes_everything_tagged(env, client):
