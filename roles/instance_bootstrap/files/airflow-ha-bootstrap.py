@@ -7,8 +7,9 @@ Run by the instance's user-data (cloud-init runcmd, roles/aws_provision/template
      instance metadata service (IMDSv2);
   3. reads the cluster's settings from the SSM SecureString site.yml published them to (roles/cluster_settings)
      into a 0600 file;
-  4. runs the collection's own site.yml on itself: ansible-playbook -c local with the aws_ec2 inventory, the
-     settings as extra vars, --limit <ASG>-<instance id> (the name inventories/aws_ec2.yml gives it). site.yml
+  4. runs the collection's own site.yml on itself: ansible-playbook -c local with the aws_ec2 inventory (and a
+     host_vars file that reaches itself locally), the settings as extra vars, --limit <ASG>-<instance id> (the
+     name inventories/aws_ec2.yml gives it). site.yml
      reads the secrets from Secrets Manager with the instance role: none passes through here, on a command line
      or in an environment.
 Arguments are passed on to ansible-playbook (`airflow-ha-bootstrap --list-hosts` shows what it would converge).
@@ -106,10 +107,23 @@ def fetch_settings(env, path):
     return path
 
 
-def command(env, host, settings, extra=(), prefix=PREFIX):
+def inventory(host, directory, prefix=PREFIX):
+    """The collection's aws_ec2 inventory, plus host_vars that reach this host locally: they outrank whatever the
+    inventory composes for it (the lab's stand-in tags it to be reached with docker exec from the controller)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    source = prefix / "collections" / "ansible_collections" / "airflow_ha" / "cluster" / "inventories" / "aws_ec2.yml"
+    try:
+        (directory / "aws_ec2.yml").write_text(source.read_text(encoding="utf-8"), encoding="utf-8")
+    except OSError as exc:
+        raise BootstrapError(f"no aws_ec2 inventory to run with: {exc}") from exc
+    (directory / "host_vars").mkdir(exist_ok=True)
+    (directory / "host_vars" / f"{host}.yml").write_text("ansible_connection: local\n", encoding="utf-8")
+    return directory / "aws_ec2.yml"
+
+
+def command(env, host, settings, inventory_file, extra=(), prefix=PREFIX):
     """ansible-playbook on this host only, with the settings; the endpoint (moto) is no secret."""
-    cmd = [str(prefix / "venv" / "bin" / "ansible-playbook"), "-c", "local",
-           "-i", str(prefix / "collections" / "ansible_collections" / "airflow_ha" / "cluster" / "inventories" / "aws_ec2.yml"),
+    cmd = [str(prefix / "venv" / "bin" / "ansible-playbook"), "-c", "local", "-i", str(inventory_file),
            "-e", f"@{settings}", "--limit", host]
     if env.get("AIRFLOW_HA_AWS_ENDPOINT_URL"):
         for var in ("cluster_secrets_aws_endpoint_url", "cluster_settings_aws_endpoint_url"):
@@ -148,7 +162,7 @@ def main(argv):
             except BootstrapError as exc:
                 print(f"airflow-ha-bootstrap: attempt {attempt}/{attempts}: {exc}", file=sys.stderr, flush=True)
             else:
-                cmd = command(env, host, settings, argv)
+                cmd = command(env, host, settings, inventory(host, SETTINGS_FILE.parent / "inventory"), argv)
                 print(f"airflow-ha-bootstrap: attempt {attempt}/{attempts}: {' '.join(cmd)}", flush=True)
                 rc = subprocess.run(cmd, env=process_env(env), check=False).returncode
                 if rc == 0:

@@ -67,14 +67,20 @@ def test_command_converges_this_host_only_without_secrets(boot, tmp_path):
     env = boot.read_env((tmp_path / "e").write_text(ENV) and tmp_path / "e")
     host = boot.inventory_name(env, "i-0abc")
     assert host == "prod-burst-i-0abc"  # inventories/aws_ec2.yml: hostnames prefix tag:aws:autoscaling:groupName
-    cmd = boot.command(env, host, tmp_path / "settings.yml", ["--list-hosts"])
+    source = tmp_path / "prefix/collections/ansible_collections/airflow_ha/cluster/inventories/aws_ec2.yml"
+    source.parent.mkdir(parents=True)
+    source.write_text("plugin: amazon.aws.aws_ec2\n")
+    inventory = boot.inventory(host, tmp_path / "inventory")
+    assert inventory.read_text() == source.read_text()  # the file name must stay *aws_ec2.yml for the plugin
+    assert (tmp_path / "inventory/host_vars" / f"{host}.yml").read_text() == "ansible_connection: local\n"
+    cmd = boot.command(env, host, tmp_path / "settings.yml", inventory, ["--list-hosts"])
     assert cmd[0] == str(tmp_path / "prefix/venv/bin/ansible-playbook")
     assert cmd[cmd.index("-c") + 1] == "local" and cmd[cmd.index("--limit") + 1] == host
-    assert cmd[cmd.index("-i") + 1].endswith("/collections/ansible_collections/airflow_ha/cluster/inventories/aws_ec2.yml")
+    assert cmd[cmd.index("-i") + 1] == str(inventory)
     assert cmd[-2:] == ["airflow_ha.cluster.site", "--list-hosts"]
     assert not any("endpoint_url" in arg for arg in cmd)  # AWS itself: no endpoint override
     moto = dict(env, AIRFLOW_HA_AWS_ENDPOINT_URL="http://10.0.0.1:5000")
-    assert "cluster_secrets_aws_endpoint_url=http://10.0.0.1:5000" in boot.command(moto, host, "s")
+    assert "cluster_secrets_aws_endpoint_url=http://10.0.0.1:5000" in boot.command(moto, host, "s", inventory)
     assert not any("SECRETS" in arg or "password" in arg for arg in cmd)
 
 
@@ -107,3 +113,18 @@ def test_settings_file_is_root_only(boot, tmp_path, monkeypatch):
     path = boot.fetch_settings(env, tmp_path / "etc" / "settings.yml")
     assert path.read_text() == "airflow_config: {}\n"
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def test_main_records_a_missing_collection(boot, tmp_path, monkeypatch):
+    """Seen in the lab's EC2 stand-in: an image without the collection crashed the bootstrap before it wrote its
+    outcome, so nothing waiting for it could tell. It is a recorded failure now."""
+    env_file = tmp_path / "bootstrap.env"
+    env_file.write_text(ENV)
+    monkeypatch.setenv("AIRFLOW_HA_INSTANCE_ID", "i-0abc")
+    monkeypatch.setattr(boot, "ENV_FILE", env_file)
+    monkeypatch.setattr(boot, "SETTINGS_FILE", tmp_path / "etc" / "settings.yml")
+    monkeypatch.setattr(boot, "STATUS_FILE", tmp_path / "status" / "bootstrap.json")
+    monkeypatch.setattr(boot, "fetch_settings", lambda env, path: path)
+    assert boot.main([]) == 2
+    status = json.loads((tmp_path / "status" / "bootstrap.json").read_text())
+    assert status["host"] == "prod-burst-i-0abc" and "no aws_ec2 inventory" in status["error"]
