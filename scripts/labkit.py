@@ -158,10 +158,20 @@ class Lab:
             return sorted(q.strip() for q in items if q.strip())
         return {w["worker_name"]: names(w.get("queues")) for w in listing}
 
+    def ec2_instances(self) -> list[str]:
+        """The containers the EC2 stand-in booted on the lab's network for Auto Scaling group instances (make lab-aws):
+        hosts of the running cluster the lab inventory does not list."""
+        label = role_var("lab_containers", "defaults", "lab_containers_ec2_instance_label")
+        return sorted(subprocess.run(
+            ["docker", "ps", "--filter", f"label={label}", "--filter", f"network={self.network}", "--format", "{{.Names}}"],
+            check=True, capture_output=True, text=True,
+        ).stdout.split())
+
     def ledger(self, name: str) -> list[dict]:
-        """Every entry of the per-host ledger file `name` (in $AIRFLOW_HOME) of every worker host."""
+        """Every entry of the per-host ledger file `name` (in $AIRFLOW_HOME) of every worker host, the EC2 stand-in's
+        included (a task the cluster ran there is in the books too)."""
         entries = []
-        for host in self.hosts("worker"):
+        for host in self.hosts("worker") + self.ec2_instances():
             text = self.sh(host, f'. /etc/airflow/airflow.env; cat "$AIRFLOW_HOME/{name}" 2>/dev/null || true')
             entries += [json.loads(line) for line in text.splitlines() if line.strip()]
         return entries

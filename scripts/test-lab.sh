@@ -6,7 +6,9 @@
 #      and --limit <worker> each changed=0; a bad input on one worker refused by the validation play before
 #      anything changes; a worker container recreated and converged back with --limit;
 #   3. make lab-aws: site.yml again, through inventories/aws_ec2.yml (tagged instances on moto mapped to
-#      the same containers): every host must report changed=0 — the same end state — and hello_world2
+#      the same containers), after a worker pool's Auto Scaling instance was booted by the EC2 stand-in and
+#      configured itself (cloud-init, airflow-ha-bootstrap): every host, that instance included, must report
+#      changed=0 — the same end state —, a task of the pool's queue runs on the instance, and hello_world2
 #      succeeds again. This full re-run is also the no-op check (converge_checks' `noop`, which would
 #      be a second full no-op run on the same lab, is left to running it alone; make bench times it);
 #   4. the rolling check: a new airflow_config value rolled through every component under the chaos_load

@@ -1,0 +1,307 @@
+"""The lab's stand-in for EC2 (make lab-aws): Auto Scaling group instances on moto become booting containers.
+
+moto's Auto Scaling groups launch instances that exist only as records. This program makes each running instance of
+an Auto Scaling group of the lab's cluster a systemd container, the way EC2 would boot it:
+
+- the container's image is the one the instance's AMI stands for (the AMI's tag `airflow_ha:lab_image`);
+- the instance's own user-data (from its launch template) goes into a cloud-init NoCloud seed
+  (/var/lib/cloud/seed/nocloud: user-data, meta-data with the instance id), so Debian's cloud-init in the image runs
+  it at boot exactly as the EC2 datasource would: write /etc/airflow-ha/bootstrap.env, run airflow-ha-bootstrap;
+- moto's dummy credentials stand in for the instance role (/root/.aws, read-only), moto's endpoint for AWS;
+- the collection as it is in this checkout (built with ansible-galaxy, read-only) stands in for the AMI's copy
+  (the lab's image leaves the collection out: its recipe hash would change with every commit);
+- the container is named <Auto Scaling group>-<instance id> (the aws_ec2 inventory's name for the instance), labelled
+  org.airflow-ha.ec2-instance=<instance id>, and the instance is tagged airflow_ha:lab_container=<container> so the
+  controller's aws_ec2 inventory reaches it with docker exec (on EC2: SSH to its private address);
+- when the instance is terminated (or gone), its container is removed.
+
+Nothing else is faked: the bootstrap, cloud-init, ansible-core and the collection's roles are the real ones, and the
+instance converges itself with no command from the controller.
+
+  ec2_standin.py run     keep containers in step with the instances (every --interval s) until killed
+  ec2_standin.py once    one pass
+  ec2_standin.py wait    wait until every stand-in container's bootstrap has ended; fails on a failed one
+  ec2_standin.py prove   each Auto Scaling worker consumes its pool's queues: Flower lists it on them, and a task of
+                         each such queue runs on it while the queue's other consumers are paused
+
+Environment: AIRFLOW_HA_AWS_ENDPOINT_URL (moto; refused unless a private or loopback address), AIRFLOW_HA_CLUSTER,
+AIRFLOW_HA_AWS_REGION.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import functools
+import ipaddress
+import json
+import os
+import subprocess
+import sys
+import shutil
+import tarfile
+import tempfile
+import time
+import urllib.parse
+from pathlib import Path
+
+import boto3
+import requests
+import yaml
+
+from labkit import ROOT, Api, Lab, role_var
+
+LABEL = role_var("lab_containers", "defaults", "lab_containers_ec2_instance_label")
+CONTAINER_TAG = "airflow_ha:lab_container"
+IMAGE_TAG = "airflow_ha:lab_image"
+ASG_TAG = "aws:autoscaling:groupName"
+STATE = Path(os.environ.get("AIRFLOW_HA_STANDIN_DIR", "/tmp/airflow-ha-ec2-standin"))
+PREFIX = Path(role_var("instance_bootstrap", "defaults", "instance_bootstrap_prefix"))
+STATUS_FILE = "/var/lib/airflow-ha/bootstrap.json"  # roles/instance_bootstrap/files/airflow-ha-bootstrap.py
+QUEUES = json.loads((ROOT / "dags" / "airflow_ha_queues.json").read_text())
+
+
+def log(message: str) -> None:
+    print(f"ec2-standin: {message}", flush=True)
+
+
+def docker(*args: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run(["docker", *args], check=check, capture_output=True, text=True, timeout=timeout)
+
+
+class Cloud:
+    """The lab cluster's instances on the moto server."""
+
+    def __init__(self):
+        self.endpoint = os.environ["AIRFLOW_HA_AWS_ENDPOINT_URL"]
+        host = urllib.parse.urlparse(self.endpoint).hostname or ""
+        try:
+            local = host == "localhost" or ipaddress.ip_address(host).is_private
+        except ValueError:
+            local = False
+        if not local:
+            raise SystemExit(f"ec2-standin: AIRFLOW_HA_AWS_ENDPOINT_URL must be a local moto server, got {self.endpoint}")
+        self.cluster = os.environ.get("AIRFLOW_HA_CLUSTER", "lab")
+        self.region = os.environ.get("AIRFLOW_HA_AWS_REGION", "eu-west-1")
+        kwargs = {"endpoint_url": self.endpoint, "region_name": self.region,
+                  "aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+        self.ec2 = boto3.client("ec2", **kwargs)
+
+    def instances(self) -> dict[str, dict]:
+        """instance id -> instance, for the cluster's running Auto Scaling group instances."""
+        pages = self.ec2.get_paginator("describe_instances").paginate(Filters=[
+            {"Name": "tag:airflow_ha:cluster", "Values": [self.cluster]},
+            {"Name": "tag-key", "Values": [ASG_TAG]},
+            {"Name": "instance-state-name", "Values": ["pending", "running"]},
+        ])
+        return {i["InstanceId"]: i for page in pages for r in page["Reservations"] for i in r["Instances"]}
+
+    def image(self, image_id: str) -> str:
+        tags = {t["Key"]: t["Value"] for t in self.ec2.describe_images(ImageIds=[image_id])["Images"][0].get("Tags", [])}
+        if IMAGE_TAG not in tags:
+            raise RuntimeError(f"AMI {image_id} has no {IMAGE_TAG} tag: which lab image does it stand for?")
+        return tags[IMAGE_TAG]
+
+    def user_data(self, instance_id: str) -> str:
+        value = self.ec2.describe_instance_attribute(InstanceId=instance_id, Attribute="userData")
+        encoded = (value.get("UserData") or {}).get("Value")
+        if not encoded:
+            raise RuntimeError(f"instance {instance_id} has no user-data")
+        return base64.b64decode(encoded).decode()
+
+    def tag(self, instance_id: str, container: str) -> None:
+        self.ec2.create_tags(Resources=[instance_id], Tags=[{"Key": CONTAINER_TAG, "Value": container}])
+
+
+def tags(instance: dict) -> dict[str, str]:
+    return {t["Key"]: t["Value"] for t in instance.get("Tags", [])}
+
+
+def containers() -> dict[str, str]:
+    """instance id -> container name of every stand-in container (running or not)."""
+    out = docker("ps", "-a", "--filter", f"label={LABEL}", "--format", f'{{{{.Label "{LABEL}"}}}} {{{{.Names}}}}').stdout
+    return dict(line.split(" ", 1) for line in out.splitlines() if line.strip())
+
+
+@functools.cache
+def collection() -> Path:
+    """This checkout built as a collection (ansible-galaxy collection build, once per run of this program) and
+    unpacked where an image installs it (<root>/ansible_collections/<namespace>/<name>): what the AMI would hold.
+    One directory per content (its FILES.json checksum), so containers booted from an older build keep theirs."""
+    galaxy = yaml.safe_load((ROOT / "galaxy.yml").read_text())
+    relative = Path("ansible_collections", galaxy["namespace"], galaxy["name"])
+    with tempfile.TemporaryDirectory() as tmp:
+        subprocess.run(["ansible-galaxy", "collection", "build", str(ROOT), "--output-path", tmp],
+                       check=True, capture_output=True, text=True)
+        with tarfile.open(next(Path(tmp).glob("*.tar.gz"))) as tar:
+            manifest = json.load(tar.extractfile("MANIFEST.json"))
+            target = STATE / "collection" / manifest["file_manifest_file"]["chksum_sha256"][:16]
+            if not target.is_dir():
+                tar.extractall(Path(tmp, "root", relative), filter="data")
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.move(Path(tmp, "root"), target)
+    return target / relative
+
+
+def credentials() -> Path:
+    """moto's dummy credentials, standing in for the instance role's (the instance profile)."""
+    directory = STATE / "aws"
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "credentials").write_text("[default]\naws_access_key_id = testing\naws_secret_access_key = testing\n")
+    return directory
+
+
+def seed(instance_id: str, name: str, user_data: str) -> Path:
+    """The NoCloud seed: the instance's user-data as EC2 hands it over, and its identity."""
+    directory = STATE / instance_id / "nocloud"
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "user-data").write_text(user_data)
+    (directory / "meta-data").write_text(f"instance-id: {instance_id}\nlocal-hostname: {name}\n")
+    (directory / "vendor-data").write_text("")
+    return directory
+
+
+def start(cloud: Cloud, instance: dict) -> str:
+    iid = instance["InstanceId"]
+    name = f"{tags(instance)[ASG_TAG]}-{iid}"
+    spec = {
+        "name": name,
+        "image": cloud.image(instance["ImageId"]),
+        "volumes": [
+            f"{seed(iid, name, cloud.user_data(iid))}:/var/lib/cloud/seed/nocloud:ro",
+            f"{credentials()}:/root/.aws:ro",
+            f"{collection()}:{PREFIX / 'collections' / collection().relative_to(collection().parents[2])}:ro",
+        ],
+        "labels": {LABEL: iid},
+    }
+    # Tagged first, so the instance's own view of the inventory already reaches it as the controller will.
+    cloud.tag(iid, name)
+    subprocess.run(["ansible-playbook", "-i", str(ROOT / "inventories" / "lab"), str(ROOT / "playbooks" / "lab_instances.yml"),
+                    "-e", json.dumps({"lab_instances": [spec]})], check=True, capture_output=True, text=True)
+    return name
+
+
+def sync(cloud: Cloud) -> tuple[list[str], list[str]]:
+    """One pass: a container for every running instance, none for the others. (started, removed)"""
+    running = cloud.instances()
+    existing = containers()
+    started, removed = [], []
+    for iid, name in sorted(existing.items()):
+        if iid not in running:
+            docker("rm", "-f", name)
+            removed.append(name)
+            log(f"instance {iid} is gone: container {name} removed")
+    for iid, instance in sorted(running.items()):
+        if iid not in existing:
+            name = start(cloud, instance)
+            started.append(name)
+            log(f"instance {iid} ({tags(instance).get('airflow_ha:pool', '?')}): container {name} booting")
+    return started, removed
+
+
+def bootstrap_status(name: str) -> dict | None:
+    done = docker("exec", name, "cat", STATUS_FILE, check=False)
+    return json.loads(done.stdout) if done.returncode == 0 and done.stdout.strip() else None
+
+
+def wait(timeout: float) -> dict[str, dict]:
+    """Every stand-in container's bootstrap outcome, once all have ended."""
+    deadline = time.time() + timeout
+    while True:
+        names = sorted(containers().values())
+        status = {name: bootstrap_status(name) for name in names}
+        if names and all(status.values()):
+            return status
+        if time.time() > deadline:
+            pending = [n for n, s in status.items() if s is None] or ["(no stand-in container)"]
+            raise SystemExit(f"ec2-standin: no bootstrap outcome after {timeout:.0f} s on {', '.join(pending)}")
+        time.sleep(5)
+
+
+def flower(lab: Lab, method: str, path: str, **kwargs) -> requests.Response:
+    response = requests.request(method, lab.flower_url + path, timeout=30,
+                                auth=(lab.flower_user, lab.secrets["flower_password"]), **kwargs)
+    response.raise_for_status()
+    return response
+
+
+def prove(cloud: Cloud, timeout: float) -> dict:
+    """Each Auto Scaling worker serves its pool's queues, and a task of each runs on it (the others paused)."""
+    lab = Lab()
+    api = Api(lab.api_url, lab.secrets["admin_password"])
+    api.wait_dag("sleep_on_queue")
+    key_of = {queue: key for key, queue in QUEUES.items()}
+    result = {}
+    for iid, instance in sorted(cloud.instances().items()):
+        if "airflow_worker" not in tags(instance).get("airflow_ha:role", "").split(","):
+            continue
+        host = tags(instance)[CONTAINER_TAG]
+        queues = [q for q in tags(instance).get("airflow_ha:queues", "").split(",") if q]
+        for queue in queues:
+            deadline = time.time() + timeout
+            while host not in lab.workers_by_queue().get(queue, []):
+                if time.time() > deadline:
+                    raise SystemExit(f"ec2-standin: Flower never listed {host} on {queue}: {lab.workers_by_queue()}")
+                time.sleep(5)
+            if queue not in key_of:
+                raise SystemExit(f"ec2-standin: queue {queue} of {host} is not in dags/airflow_ha_queues.json")
+            others = [w for w, info in flower(lab, "GET", "/api/workers", params={"refresh": 1}).json().items()
+                      if not w.endswith("@" + host) and queue in [q["name"] for q in info.get("active_queues") or []]]
+            try:
+                for worker in others:
+                    flower(lab, "POST", f"/api/worker/queue/cancel-consumer/{worker}", data={"queue": queue})
+                run_id = api.trigger("sleep_on_queue", {"queue": key_of[queue], "seconds": 1})
+                deadline = time.time() + timeout
+                while True:
+                    ti = next((t for t in api.task_instances("sleep_on_queue", run_id)
+                               if t["task_id"] == f"sleep_{key_of[queue]}"), {"state": None})
+                    if ti["state"] in ("success", "failed", "upstream_failed"):
+                        break
+                    if time.time() > deadline:
+                        raise SystemExit(f"ec2-standin: sleep_{key_of[queue]} still {ti['state']} after {timeout:.0f} s")
+                    time.sleep(3)
+            finally:
+                for worker in others:
+                    flower(lab, "POST", f"/api/worker/queue/add-consumer/{worker}", data={"queue": queue})
+            if ti["state"] != "success" or ti.get("hostname") != host:
+                raise SystemExit(f"ec2-standin: {queue}'s task ended {ti['state']} on {ti.get('hostname')}, not on {host}")
+            log(f"{host} (instance {iid}) ran {queue}'s task (others paused: {len(others)})")
+            result.setdefault(host, []).append(queue)
+    if not result:
+        raise SystemExit("ec2-standin: no Auto Scaling worker instance to prove")
+    return result
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("action", choices=["run", "once", "wait", "prove"])
+    parser.add_argument("--interval", type=float, default=5)
+    parser.add_argument("--timeout", type=float, default=900)
+    args = parser.parse_args()
+    if args.action == "wait":
+        status = wait(args.timeout)
+        for name, outcome in sorted(status.items()):
+            log(f"{name}: bootstrap rc={outcome.get('rc')} in {outcome.get('seconds')} s "
+                f"({outcome.get('attempts')} attempt(s))")
+        failed = [name for name, outcome in status.items() if outcome.get("rc") != 0]
+        for name in failed:
+            log(f"{name}: the end of /var/log/cloud-init-output.log:\n"
+                + docker("exec", name, "tail", "-n", "60", "/var/log/cloud-init-output.log", check=False).stdout)
+        return 1 if failed else 0
+    cloud = Cloud()
+    if args.action == "prove":
+        prove(cloud, args.timeout)
+        return 0
+    if args.action == "once":
+        sync(cloud)
+        return 0
+    while True:
+        try:
+            sync(cloud)
+        except Exception as error:  # noqa: BLE001 (a failed pass, e.g. moto busy, is retried by the next one)
+            log(f"pass failed, retrying: {error} {(getattr(error, 'stderr', '') or '')[-600:]}")
+        time.sleep(args.interval)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

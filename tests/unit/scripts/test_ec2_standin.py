@@ -1,0 +1,54 @@
+"""The lab's EC2 stand-in (scripts/ec2_standin.py): which containers a pass starts and removes, and the endpoints it
+refuses. Its run against moto and Docker (an Auto Scaling instance booted, converged, serving its queue) is make
+lab-aws, part of make test-lab."""
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "scripts"))
+
+import ec2_standin  # noqa: E402
+
+
+class Cloud:
+    def __init__(self, running):
+        self.running = running
+
+    def instances(self):
+        return self.running
+
+
+def instance(iid, group="lab-pool"):
+    return {"InstanceId": iid, "ImageId": "ami-1", "Tags": [{"Key": ec2_standin.ASG_TAG, "Value": group}]}
+
+
+def test_a_pass_boots_new_instances_and_removes_the_gone(monkeypatch):
+    removed, started = [], []
+    monkeypatch.setattr(ec2_standin, "containers", lambda: {"i-old": "lab-pool-i-old", "i-kept": "lab-pool-i-kept"})
+    monkeypatch.setattr(ec2_standin, "docker", lambda *args, **kw: removed.append(args))
+    monkeypatch.setattr(ec2_standin, "start", lambda cloud, inst: started.append(inst["InstanceId"]) or "c-" + inst["InstanceId"])
+    cloud = Cloud({"i-kept": instance("i-kept"), "i-new": instance("i-new")})
+    assert ec2_standin.sync(cloud) == (["c-i-new"], ["lab-pool-i-old"])
+    assert removed == [("rm", "-f", "lab-pool-i-old")] and started == ["i-new"]
+
+
+def test_a_pass_with_nothing_to_do_changes_nothing(monkeypatch):
+    monkeypatch.setattr(ec2_standin, "containers", lambda: {"i-1": "lab-pool-i-1"})
+    monkeypatch.setattr(ec2_standin, "docker", lambda *args, **kw: pytest.fail(f"docker {args}"))
+    monkeypatch.setattr(ec2_standin, "start", lambda cloud, inst: pytest.fail("start"))
+    assert ec2_standin.sync(Cloud({"i-1": instance("i-1")})) == ([], [])
+
+
+@pytest.mark.parametrize("url", ["https://ec2.eu-west-1.amazonaws.com", "http://8.8.8.8:5000", "http://moto.example:5000"])
+def test_refuses_an_endpoint_that_is_not_local(monkeypatch, url):
+    monkeypatch.setenv("AIRFLOW_HA_AWS_ENDPOINT_URL", url)
+    with pytest.raises(SystemExit, match="must be a local moto server"):
+        ec2_standin.Cloud()
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:5000", "http://172.19.0.1:38937", "http://localhost:5000"])
+def test_accepts_loopback_and_the_lab_network(monkeypatch, url):
+    monkeypatch.setenv("AIRFLOW_HA_AWS_ENDPOINT_URL", url)
+    assert ec2_standin.Cloud().endpoint == url
