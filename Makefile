@@ -21,13 +21,14 @@ MOLECULE_ROLES ?= redis_cluster rabbitmq_aws_peer_discovery airflow_common sched
 FAST_STEPS ?= lint unit build-test
 
 .PHONY: help bootstrap venv docker images airflow-image collection-link lint unit build-test integration sanity \
-        test test-fast molecule-% build clean lab lab-aws lab-down test-lab lab-memory chaos bench
+        test test-fast molecule-% build clean lab lab-aws asg-drill lab-down test-lab lab-memory chaos bench
 
 help:
 	@echo "make lab         the cluster as systemd containers on this machine (make lab-down removes it)"
 	@echo "make test        lint, unit tests, ansible-test sanity, build/install, AWS layer on moto, every role scenario"
 	@echo "make test-fast   lint + unit tests + collection build/install (no containers)"
 	@echo "make molecule-ROLE   one role's molecule scenario, e.g. make molecule-redis_cluster"
+	@echo "make asg-drill   on a running lab: an Auto Scaling worker pool scales out, replaces an instance, scales in"
 	@echo "make chaos       failover drills on the lab under load (JSON + PNG timeline in artifacts/chaos)"
 	@echo "make bench       lab vs airflow standalone, 1 vs 2 schedulers, converge times (artifacts/bench)"
 	@echo "make build       ansible-galaxy collection build (tarball in ./artifacts)"
@@ -99,6 +100,12 @@ lab: bootstrap
 # the lab's containers; site.yml then converges them (changed=0 on a lab made by `make lab`).
 lab-aws: venv docker collection-link
 	scripts/lab-aws.sh
+
+# On a running lab (make lab): make lab-aws, then the Auto Scaling drill on its worker pool (scale out, an instance
+# replaced, scale in; scripts/asg_drill.py), JSON + PNG copied to docs/results.
+asg-drill: venv docker collection-link
+	flock $(MOLECULE_LOCK) scripts/lab-aws.sh python3 scripts/asg_drill.py
+	cp $${AIRFLOW_HA_ARTIFACTS:-artifacts}/asg/asg-drill.json $${AIRFLOW_HA_ARTIFACTS:-artifacts}/asg/asg-drill.png docs/results/
 
 # The whole-cluster end-to-end test (make lab twice, make lab-aws, make lab-down); part of make test.
 test-lab: bootstrap

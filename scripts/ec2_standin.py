@@ -49,7 +49,7 @@ import boto3
 import requests
 import yaml
 
-from labkit import ROOT, Api, Lab, role_var
+from labkit import ROOT, Api, Lab, epoch, role_var
 
 LABEL = role_var("lab_containers", "defaults", "lab_containers_ec2_instance_label")
 CONTAINER_TAG = "airflow_ha:lab_container"
@@ -204,17 +204,19 @@ def bootstrap_status(name: str) -> dict | None:
     return json.loads(done.stdout) if done.returncode == 0 and done.stdout.strip() else None
 
 
-def wait(timeout: float) -> dict[str, dict]:
-    """Every stand-in container's bootstrap outcome, once all have ended."""
+def wait(cloud: Cloud, timeout: float) -> dict[str, dict]:
+    """Every running Auto Scaling instance's bootstrap outcome, once each has a container whose bootstrap ended."""
     deadline = time.time() + timeout
     while True:
-        names = sorted(containers().values())
-        status = {name: bootstrap_status(name) for name in names}
-        if names and all(status.values()):
+        existing = containers()
+        names = {iid: existing.get(iid) for iid in cloud.instances()}
+        status = {name: bootstrap_status(name) for name in names.values() if name}
+        if names and all(names.values()) and all(status.values()):
             return status
         if time.time() > deadline:
-            pending = [n for n, s in status.items() if s is None] or ["(no stand-in container)"]
-            raise SystemExit(f"ec2-standin: no bootstrap outcome after {timeout:.0f} s on {', '.join(pending)}")
+            pending = [f"{iid} ({name or 'no container'})" for iid, name in names.items() if not status.get(name)]
+            raise SystemExit(f"ec2-standin: no bootstrap outcome after {timeout:.0f} s for "
+                             f"{', '.join(pending) or 'any instance (none is running)'}")
         time.sleep(5)
 
 
@@ -225,48 +227,66 @@ def flower(lab: Lab, method: str, path: str, **kwargs) -> requests.Response:
     return response
 
 
+def consumers(lab: Lab, queue: str) -> dict[str, str]:
+    """Celery hostname -> host of each online worker consuming `queue`, as Flower sees them. (Flower keeps the
+    workers it saw once, a terminated instance's too: only the online ones count.)"""
+    online = flower(lab, "GET", "/api/workers", params={"status": "true"}).json()
+    return {w: w.split("@", 1)[1] for w, info in flower(lab, "GET", "/api/workers", params={"refresh": 1}).json().items()
+            if online.get(w) and queue in [q["name"] for q in info.get("active_queues") or []]}
+
+
+def serves(lab: Lab, api: Api, host: str, queue: str, timeout: float) -> dict:
+    """`host` serves `queue`: Flower lists it there, and a task of the queue (sleep_on_queue) runs on it while the
+    queue's other consumers are paused (they are added back whatever happens). When each step was seen."""
+    key = {q: k for k, q in QUEUES.items()}.get(queue)
+    if key is None:
+        raise SystemExit(f"ec2-standin: queue {queue} of {host} is not in dags/airflow_ha_queues.json")
+    deadline = time.time() + timeout
+    while host not in consumers(lab, queue).values():
+        if time.time() > deadline:
+            raise SystemExit(f"ec2-standin: Flower never listed {host} online on {queue}: {consumers(lab, queue)}")
+        time.sleep(2)
+    listed = time.time()
+    others = [w for w, h in consumers(lab, queue).items() if h != host]
+    try:
+        for worker in others:
+            flower(lab, "POST", f"/api/worker/queue/cancel-consumer/{worker}", data={"queue": queue})
+        run_id = api.trigger("sleep_on_queue", {"queue": key, "seconds": 1})
+        while True:
+            ti = next((t for t in api.task_instances("sleep_on_queue", run_id) if t["task_id"] == f"sleep_{key}"),
+                      {"state": None})
+            if ti["state"] in ("success", "failed", "upstream_failed"):
+                break
+            if time.time() > deadline:
+                raise SystemExit(f"ec2-standin: sleep_{key} still {ti['state']} after {timeout:.0f} s")
+            time.sleep(2)
+    finally:
+        for worker in others:
+            flower(lab, "POST", f"/api/worker/queue/add-consumer/{worker}", data={"queue": queue})
+    if ti["state"] != "success" or ti.get("hostname") != host:
+        raise SystemExit(f"ec2-standin: {queue}'s task ended {ti['state']} on {ti.get('hostname')}, not on {host}")
+    log(f"{host} ran {queue}'s task (its other consumers paused: {len(others)})")
+    return {"listed": listed, "task_started": epoch(ti.get("start_date")), "task_ended": epoch(ti.get("end_date")),
+            "paused_consumers": len(others)}
+
+
+def worker_queues(instance: dict) -> list[str]:
+    """The queues of an Auto Scaling worker instance (none for another role)."""
+    if "airflow_worker" not in tags(instance).get("airflow_ha:role", "").split(","):
+        return []
+    return [q for q in tags(instance).get("airflow_ha:queues", "").split(",") if q]
+
+
 def prove(cloud: Cloud, timeout: float) -> dict:
-    """Each Auto Scaling worker serves its pool's queues, and a task of each runs on it (the others paused)."""
+    """Each Auto Scaling worker serves each of its pool's queues."""
     lab = Lab()
     api = Api(lab.api_url, lab.secrets["admin_password"])
     api.wait_dag("sleep_on_queue")
-    key_of = {queue: key for key, queue in QUEUES.items()}
     result = {}
-    for iid, instance in sorted(cloud.instances().items()):
-        if "airflow_worker" not in tags(instance).get("airflow_ha:role", "").split(","):
-            continue
-        host = tags(instance)[CONTAINER_TAG]
-        queues = [q for q in tags(instance).get("airflow_ha:queues", "").split(",") if q]
-        for queue in queues:
-            deadline = time.time() + timeout
-            while host not in lab.workers_by_queue().get(queue, []):
-                if time.time() > deadline:
-                    raise SystemExit(f"ec2-standin: Flower never listed {host} on {queue}: {lab.workers_by_queue()}")
-                time.sleep(5)
-            if queue not in key_of:
-                raise SystemExit(f"ec2-standin: queue {queue} of {host} is not in dags/airflow_ha_queues.json")
-            others = [w for w, info in flower(lab, "GET", "/api/workers", params={"refresh": 1}).json().items()
-                      if not w.endswith("@" + host) and queue in [q["name"] for q in info.get("active_queues") or []]]
-            try:
-                for worker in others:
-                    flower(lab, "POST", f"/api/worker/queue/cancel-consumer/{worker}", data={"queue": queue})
-                run_id = api.trigger("sleep_on_queue", {"queue": key_of[queue], "seconds": 1})
-                deadline = time.time() + timeout
-                while True:
-                    ti = next((t for t in api.task_instances("sleep_on_queue", run_id)
-                               if t["task_id"] == f"sleep_{key_of[queue]}"), {"state": None})
-                    if ti["state"] in ("success", "failed", "upstream_failed"):
-                        break
-                    if time.time() > deadline:
-                        raise SystemExit(f"ec2-standin: sleep_{key_of[queue]} still {ti['state']} after {timeout:.0f} s")
-                    time.sleep(3)
-            finally:
-                for worker in others:
-                    flower(lab, "POST", f"/api/worker/queue/add-consumer/{worker}", data={"queue": queue})
-            if ti["state"] != "success" or ti.get("hostname") != host:
-                raise SystemExit(f"ec2-standin: {queue}'s task ended {ti['state']} on {ti.get('hostname')}, not on {host}")
-            log(f"{host} (instance {iid}) ran {queue}'s task (others paused: {len(others)})")
-            result.setdefault(host, []).append(queue)
+    for _, instance in sorted(cloud.instances().items()):
+        for queue in worker_queues(instance):
+            serves(lab, api, tags(instance)[CONTAINER_TAG], queue, timeout)
+            result.setdefault(tags(instance)[CONTAINER_TAG], []).append(queue)
     if not result:
         raise SystemExit("ec2-standin: no Auto Scaling worker instance to prove")
     return result
@@ -278,8 +298,9 @@ def main() -> int:
     parser.add_argument("--interval", type=float, default=5)
     parser.add_argument("--timeout", type=float, default=900)
     args = parser.parse_args()
+    cloud = Cloud()
     if args.action == "wait":
-        status = wait(args.timeout)
+        status = wait(cloud, args.timeout)
         for name, outcome in sorted(status.items()):
             log(f"{name}: bootstrap rc={outcome.get('rc')} in {outcome.get('seconds')} s "
                 f"({outcome.get('attempts')} attempt(s))")
@@ -288,7 +309,6 @@ def main() -> int:
             log(f"{name}: the end of /var/log/cloud-init-output.log:\n"
                 + docker("exec", name, "tail", "-n", "60", "/var/log/cloud-init-output.log", check=False).stdout)
         return 1 if failed else 0
-    cloud = Cloud()
     if args.action == "prove":
         prove(cloud, args.timeout)
         return 0

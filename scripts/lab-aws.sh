@@ -12,6 +12,7 @@
 #   4. the pool's worker proven to consume its queue (a task runs on it while the queue's other consumers are
 #      paused), and the lab summary.
 # The pool's containers stay up with the lab (make lab-down removes them); moto and the stand-in end with this script.
+# Arguments: a command to run at the end, while moto and the stand-in run (make asg-drill).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 network=$(cd scripts && python3 -c 'from labkit import Lab; print(Lab().network)')
@@ -41,3 +42,8 @@ ansible-playbook -i inventories/aws_ec2.yml "${vars[@]}" playbooks/site.yml | te
 echo "lab-aws: site.yml through the aws_ec2 inventory took $(( $(date +%s) - start )) s"
 python3 scripts/ec2_standin.py prove --timeout 300
 ansible-playbook -i inventories/aws_ec2.yml "${vars[@]}" playbooks/lab_summary.yml
+# A drill that needs moto and the stand-in (make asg-drill: scripts/asg_drill.py) runs last, while both still run.
+if [ $# -gt 0 ]; then
+  echo "lab-aws: then $*"
+  "$@"
+fi

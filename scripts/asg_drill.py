@@ -1,0 +1,195 @@
+"""make asg-drill: a worker pool's Auto Scaling group replaces an instance, and the replacement configures itself.
+
+Runs inside make lab-aws (scripts/lab-aws.sh runs it last, while moto and the EC2 stand-in still run), on the first
+worker pool of the lab's cluster:
+  1. scale out by one (the issue's 2-instance pool): seconds from the new desired capacity to the instance's
+     container, to its bootstrap's end, to Flower listing it on its queue, to a task of the queue running on it;
+  2. terminate the oldest instance through the Auto Scaling API without decrementing the desired capacity (what an
+     unhealthy instance or a lost host amounts to): the group launches a replacement; the same seconds, from the
+     termination; the terminated instance's container is gone;
+  3. scale back to the original capacity: the group and the containers shrink back.
+A sampler records the desired capacity, the group's instances, the containers that finished their bootstrap and the
+workers Flower lists on the queue every 3 s. JSON and a PNG timeline go to artifacts/asg (make asg-drill copies them
+to docs/results). Targets (issue 16): replacement to its first task <= 180 s. The lab is not under load here, and no
+drain runs (moto has no CompleteLifecycleAction; the drain is not built): tasks running on a terminated instance are
+lost with it, so this drill does not claim clean books under load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import threading
+import time
+from pathlib import Path
+
+import boto3
+
+import ec2_standin as standin
+from labkit import Api, Lab, artifacts_dir
+
+TARGET_REPLACEMENT_SECONDS = 180
+
+
+class Sampler(threading.Thread):
+    def __init__(self, cloud: standin.Cloud, autoscaling, group: str, queue: str, lab: Lab):
+        super().__init__(daemon=True)
+        self.cloud, self.autoscaling, self.group, self.queue, self.lab = cloud, autoscaling, group, queue, lab
+        self.samples: list[dict] = []
+        self.halt = threading.Event()
+
+    def run(self) -> None:
+        while not self.halt.is_set():
+            try:
+                desired = self.autoscaling.describe_auto_scaling_groups(
+                    AutoScalingGroupNames=[self.group])["AutoScalingGroups"][0]["DesiredCapacity"]
+                ids = set(group_instances(self.cloud, self.group))
+                names = {iid: name for iid, name in standin.containers().items() if iid in ids}
+                booted = sum(1 for name in names.values() if (standin.bootstrap_status(name) or {}).get("rc") == 0)
+                serving = [h for h in standin.consumers(self.lab, self.queue).values() if h in names.values()]
+                self.samples.append({"t": time.time(), "desired": desired, "instances": len(ids),
+                                     "booted": booted, "serving": len(serving)})
+            except Exception as error:  # noqa: BLE001 (a missed sample is a gap in the plot, not a failed drill)
+                standin.log(f"sample failed: {error}")
+            self.halt.wait(3)
+
+
+def group_instances(cloud: standin.Cloud, group: str) -> dict[str, dict]:
+    return {iid: i for iid, i in cloud.instances().items() if standin.tags(i).get(standin.ASG_TAG) == group}
+
+
+def arrival(cloud: standin.Cloud, group: str, before: set[str], since: float, timeout: float,
+            lab: Lab, api: Api, queue: str) -> dict:
+    """A new instance of `group` (not in `before`) boots, configures itself and serves `queue`: when each step was
+    seen, in seconds after `since`."""
+    deadline = since + timeout
+    while not (new := sorted(set(group_instances(cloud, group)) - before)):
+        if time.time() > deadline:
+            raise SystemExit(f"asg-drill: {group} launched no instance in {timeout:.0f} s")
+        time.sleep(1)
+    iid = new[0]
+    launched = time.time()
+    while iid not in (names := standin.containers()):
+        if time.time() > deadline:
+            raise SystemExit(f"asg-drill: the stand-in booted no container for {iid}")
+        time.sleep(1)
+    name = names[iid]
+    container = time.time()
+    while (status := standin.bootstrap_status(name)) is None:
+        if time.time() > deadline:
+            raise SystemExit(f"asg-drill: {name}'s bootstrap did not end in {timeout:.0f} s")
+        time.sleep(2)
+    configured = time.time()
+    if status.get("rc") != 0:
+        raise SystemExit(f"asg-drill: {name}'s bootstrap failed: {status}")
+    served = standin.serves(lab, api, name, queue, max(deadline - time.time(), 60))
+    return {"instance": iid, "host": name,
+            "seconds_to_instance": round(launched - since, 1), "seconds_to_container": round(container - since, 1),
+            "seconds_to_configured": round(configured - since, 1), "bootstrap": status,
+            "seconds_to_listed": round(served["listed"] - since, 1),
+            "seconds_to_first_task": round(served["task_started"] - since, 1),
+            "paused_consumers": served["paused_consumers"]}
+
+
+def set_desired(autoscaling, group: str, capacity: int) -> float:
+    autoscaling.set_desired_capacity(AutoScalingGroupName=group, DesiredCapacity=capacity, HonorCooldown=False)
+    return time.time()
+
+
+def plot(result: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    samples = result["samples"]
+    t0 = result["started"]
+    fig, ax = plt.subplots(figsize=(10, 4))
+    for key, style in (("desired", "k--"), ("instances", "C0-"), ("booted", "C1-"), ("serving", "C2-")):
+        ax.step([s["t"] - t0 for s in samples], [s[key] for s in samples], style, where="post", label=key)
+    for name, at in result["events"].items():
+        ax.axvline(at - t0, color="grey", linewidth=0.8)
+        ax.annotate(name, (at - t0 + 0.5, 0.03), xycoords=("data", "axes fraction"), rotation=90, fontsize=8,
+                    color="grey")
+    ax.set_ylim(0, max(s["desired"] for s in samples) + 1)
+    ax.yaxis.get_major_locator().set_params(integer=True)
+    ax.set_xlabel("seconds (serving: online consumers of the queue; a proof pauses the others for a moment)")
+    ax.set_ylabel(f"{result['group']} ({result['queue']})")
+    ax.set_title("Auto Scaling worker pool on the EC2 stand-in: scale out, replace, scale in")
+    ax.legend(loc="upper left", ncols=4)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--timeout", type=float, default=600)
+    args = parser.parse_args()
+    cloud = standin.Cloud()
+    autoscaling = boto3.client("autoscaling", endpoint_url=cloud.endpoint, region_name=cloud.region,
+                               aws_access_key_id="testing", aws_secret_access_key="testing")
+    pools = []
+    for group in autoscaling.describe_auto_scaling_groups()["AutoScalingGroups"]:
+        group_tags = {t["Key"]: t["Value"] for t in group.get("Tags", [])}
+        if group_tags.get("airflow_ha:cluster") == cloud.cluster and "airflow_worker" in group_tags.get("airflow_ha:role", ""):
+            pools.append((group, [q for q in group_tags.get("airflow_ha:queues", "").split(",") if q]))
+    if not pools:
+        raise SystemExit(f"asg-drill: cluster {cloud.cluster} has no worker pool (make lab-aws creates one)")
+    group, queues = pools[0]
+    name, queue, original = group["AutoScalingGroupName"], queues[0], group["DesiredCapacity"]
+    if original + 1 > group["MaxSize"]:
+        raise SystemExit(f"asg-drill: {name} is at its max size {group['MaxSize']}: no room to scale out")
+    lab = Lab()
+    api = Api(lab.api_url, lab.secrets["admin_password"])
+    api.wait_dag("sleep_on_queue")
+    sampler = Sampler(cloud, autoscaling, name, queue, lab)
+    started = time.time()
+    sampler.start()
+    events: dict[str, float] = {}
+    result: dict = {"group": name, "queue": queue, "started": started, "events": events}
+    try:
+        before = set(group_instances(cloud, name))
+        events["scale out"] = set_desired(autoscaling, name, original + 1)
+        result["scale_out"] = arrival(cloud, name, before, events["scale out"], args.timeout, lab, api, queue)
+        standin.log(f"scale out: {result['scale_out']}")
+
+        instances = group_instances(cloud, name)
+        oldest = min(instances, key=lambda iid: instances[iid]["LaunchTime"])
+        old_container = standin.containers().get(oldest)
+        before = set(instances)
+        autoscaling.terminate_instance_in_auto_scaling_group(InstanceId=oldest, ShouldDecrementDesiredCapacity=False)
+        events["terminate"] = time.time()
+        result["replacement"] = arrival(cloud, name, before, events["terminate"], args.timeout, lab, api, queue)
+        result["replacement"]["terminated"] = {"instance": oldest, "container": old_container,
+                                               "container_removed": old_container not in standin.containers().values()}
+        standin.log(f"replacement: {result['replacement']}")
+
+        events["scale in"] = set_desired(autoscaling, name, original)
+        deadline = time.time() + args.timeout
+        while len(group_instances(cloud, name)) != original or len(
+                [i for i in standin.containers() if i in group_instances(cloud, name)]) != len(standin.containers()):
+            if time.time() > deadline:
+                raise SystemExit(f"asg-drill: {name} did not shrink back to {original} instance(s) and containers")
+            time.sleep(2)
+        result["scale_in"] = {"seconds_to_shrunk": round(time.time() - events["scale in"], 1),
+                              "instances": len(group_instances(cloud, name))}
+    finally:
+        time.sleep(6)
+        sampler.halt.set()
+        sampler.join()
+        result["samples"] = sampler.samples
+    seconds = result["replacement"]["seconds_to_first_task"]
+    result["target_replacement_seconds"] = TARGET_REPLACEMENT_SECONDS
+    result["ok"] = bool(seconds <= TARGET_REPLACEMENT_SECONDS and result["replacement"]["terminated"]["container_removed"])
+    out = artifacts_dir("asg")
+    (out / "asg-drill.json").write_text(json.dumps(result, indent=2, default=str) + "\n")
+    plot(result, out / "asg-drill.png")
+    print(f"asg-drill: scale out to first task {result['scale_out']['seconds_to_first_task']} s; replacement to first task "
+          f"{seconds} s (target {TARGET_REPLACEMENT_SECONDS}); scale in {result['scale_in']['seconds_to_shrunk']} s; "
+          f"{'ok' if result['ok'] else 'FAILED'} ({out}/asg-drill.json)")
+    return 0 if result["ok"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
