@@ -7,12 +7,15 @@ worker pool of the lab's cluster:
   2. terminate the oldest instance through the Auto Scaling API without decrementing the desired capacity (what an
      unhealthy instance or a lost host amounts to): the group launches a replacement; the same seconds, from the
      termination; the terminated instance's container is gone;
-  3. scale back to the original capacity: the group and the containers shrink back.
+  3. scale in by the instance that runs a 60 s task (terminated through the Auto Scaling API, decrementing the
+     desired capacity): the task must succeed on its first try on that instance, and the instance go after it.
 A sampler records the desired capacity, the group's instances, the containers that finished their bootstrap and the
-workers Flower lists on the queue every 3 s. JSON and a PNG timeline go to artifacts/asg (make asg-drill copies them
-to docs/results). Targets (issue 16): replacement to its first task <= 180 s. The lab is not under load here, and no
-drain runs (moto has no CompleteLifecycleAction; the drain is not built): tasks running on a terminated instance are
-lost with it, so this drill does not claim clean books under load.
+workers Flower lists online on the queue every 3 s. JSON and a PNG timeline go to artifacts/asg (make asg-drill
+copies them to docs/results). Target (issue 16): replacement to its first task <= 180 s. What the scale-in shows is
+the stand-in's termination: the container shuts down as an instance's OS would (systemd stops the worker, whose warm
+shutdown lets the running task finish). On EC2 the pool's lifecycle hook would hold the instance first and a drain
+would stop consumption before that; that drain is not built (moto has no CompleteLifecycleAction). The lab is not
+under load here.
 """
 
 from __future__ import annotations
@@ -27,9 +30,10 @@ from pathlib import Path
 import boto3
 
 import ec2_standin as standin
-from labkit import Api, Lab, artifacts_dir
+from labkit import Api, Lab, artifacts_dir, epoch
 
 TARGET_REPLACEMENT_SECONDS = 180
+SCALE_IN_TASK_SECONDS = 60
 
 
 class Sampler(threading.Thread):
@@ -90,6 +94,29 @@ def arrival(cloud: standin.Cloud, group: str, before: set[str], since: float, ti
             "seconds_to_listed": round(served["listed"] - since, 1),
             "seconds_to_first_task": round(served["task_started"] - since, 1),
             "paused_consumers": served["paused_consumers"]}
+
+
+def start_task_on(lab: Lab, api: Api, host: str, queue: str, seconds: int, timeout: float) -> tuple[str, str]:
+    """A `seconds`-long task of `queue` running on `host` (the queue's other consumers paused until it started)."""
+    key = {q: k for k, q in standin.QUEUES.items()}[queue]
+    task_id = f"sleep_{key}"
+    others = [w for w, h in standin.consumers(lab, queue).items() if h != host]
+    try:
+        for worker in others:
+            standin.flower(lab, "POST", f"/api/worker/queue/cancel-consumer/{worker}", data={"queue": queue})
+        run_id = api.trigger("sleep_on_queue", {"queue": key, "seconds": seconds})
+        deadline = time.time() + timeout
+        while (ti := next((t for t in api.task_instances("sleep_on_queue", run_id) if t["task_id"] == task_id),
+                          {"state": None}))["state"] != "running":
+            if time.time() > deadline or ti["state"] in ("success", "failed"):
+                raise SystemExit(f"asg-drill: {task_id} never ran on {host} ({ti['state']})")
+            time.sleep(1)
+    finally:
+        for worker in others:
+            standin.flower(lab, "POST", f"/api/worker/queue/add-consumer/{worker}", data={"queue": queue})
+    if ti.get("hostname") != host:
+        raise SystemExit(f"asg-drill: {task_id} runs on {ti.get('hostname')}, not on {host}")
+    return run_id, task_id
 
 
 def set_desired(autoscaling, group: str, capacity: int) -> float:
@@ -161,19 +188,43 @@ def main() -> int:
         autoscaling.terminate_instance_in_auto_scaling_group(InstanceId=oldest, ShouldDecrementDesiredCapacity=False)
         events["terminate"] = time.time()
         result["replacement"] = arrival(cloud, name, before, events["terminate"], args.timeout, lab, api, queue)
-        result["replacement"]["terminated"] = {"instance": oldest, "container": old_container,
-                                               "container_removed": old_container not in standin.containers().values()}
+        while old_container in standin.containers().values() and time.time() < events["terminate"] + args.timeout:
+            time.sleep(1)
+        result["replacement"]["terminated"] = {
+            "instance": oldest, "container": old_container,
+            "container_removed": old_container not in standin.containers().values(),
+            "seconds_to_container_gone": round(time.time() - events["terminate"], 1)}
         standin.log(f"replacement: {result['replacement']}")
 
-        events["scale in"] = set_desired(autoscaling, name, original)
-        deadline = time.time() + args.timeout
-        while len(group_instances(cloud, name)) != original or len(
-                [i for i in standin.containers() if i in group_instances(cloud, name)]) != len(standin.containers()):
+        # Scale in by the instance that runs a 60 s task: the task must succeed on its first try, then the
+        # instance goes.
+        instances = group_instances(cloud, name)
+        victim = max(instances, key=lambda iid: instances[iid]["LaunchTime"])
+        host = standin.containers()[victim]
+        run_id, task_id = start_task_on(lab, api, host, queue, SCALE_IN_TASK_SECONDS, args.timeout)
+        autoscaling.terminate_instance_in_auto_scaling_group(InstanceId=victim, ShouldDecrementDesiredCapacity=True)
+        events["scale in"] = time.time()
+        deadline = events["scale in"] + args.timeout
+        while True:
+            ti = next(t for t in api.task_instances("sleep_on_queue", run_id) if t["task_id"] == task_id)
+            names = standin.containers()
+            if ti["state"] in ("success", "failed", "upstream_failed") and victim not in names:
+                break
+            if ti["state"] in ("success", "failed") and "task ended" not in events:
+                events["task ended"] = time.time()
             if time.time() > deadline:
-                raise SystemExit(f"asg-drill: {name} did not shrink back to {original} instance(s) and containers")
-            time.sleep(2)
-        result["scale_in"] = {"seconds_to_shrunk": round(time.time() - events["scale in"], 1),
-                              "instances": len(group_instances(cloud, name))}
+                raise SystemExit(f"asg-drill: after the scale-in, {task_id} is {ti['state']} and {host} still there")
+            time.sleep(1)
+        gone = time.time()
+        result["scale_in"] = {
+            "instance": victim, "host": host, "task": task_id, "task_seconds": SCALE_IN_TASK_SECONDS,
+            "task_state": ti["state"], "try_number": ti.get("try_number"), "task_hostname": ti.get("hostname"),
+            "seconds_to_task_end": round(epoch(ti.get("end_date")) - events["scale in"], 1),
+            "seconds_to_container_gone": round(gone - events["scale in"], 1),
+            "gone_after_task": epoch(ti.get("end_date")) <= gone,
+            "instances": len(group_instances(cloud, name)),
+        }
+        standin.log(f"scale in: {result['scale_in']}")
     finally:
         time.sleep(6)
         sampler.halt.set()
@@ -181,12 +232,18 @@ def main() -> int:
         result["samples"] = sampler.samples
     seconds = result["replacement"]["seconds_to_first_task"]
     result["target_replacement_seconds"] = TARGET_REPLACEMENT_SECONDS
-    result["ok"] = bool(seconds <= TARGET_REPLACEMENT_SECONDS and result["replacement"]["terminated"]["container_removed"])
+    scale_in = result["scale_in"]
+    result["ok"] = bool(seconds <= TARGET_REPLACEMENT_SECONDS and result["replacement"]["terminated"]["container_removed"]
+                        and scale_in["task_state"] == "success"
+                        and scale_in["try_number"] == 1 and scale_in["task_hostname"] == scale_in["host"]
+                        and scale_in["gone_after_task"] and scale_in["instances"] == original)
     out = artifacts_dir("asg")
     (out / "asg-drill.json").write_text(json.dumps(result, indent=2, default=str) + "\n")
     plot(result, out / "asg-drill.png")
     print(f"asg-drill: scale out to first task {result['scale_out']['seconds_to_first_task']} s; replacement to first task "
-          f"{seconds} s (target {TARGET_REPLACEMENT_SECONDS}); scale in {result['scale_in']['seconds_to_shrunk']} s; "
+          f"{seconds} s (target {TARGET_REPLACEMENT_SECONDS}); scale in during a {SCALE_IN_TASK_SECONDS} s task: "
+          f"{scale_in['task_state']} on try {scale_in['try_number']}, the instance gone "
+          f"{scale_in['seconds_to_container_gone']} s after the scale-in; "
           f"{'ok' if result['ok'] else 'FAILED'} ({out}/asg-drill.json)")
     return 0 if result["ok"] else 1
 

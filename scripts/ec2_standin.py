@@ -13,7 +13,9 @@ an Auto Scaling group of the lab's cluster a systemd container, the way EC2 woul
 - the container is named <Auto Scaling group>-<instance id> (the aws_ec2 inventory's name for the instance), labelled
   org.airflow-ha.ec2-instance=<instance id>, and the instance is tagged airflow_ha:lab_container=<container> so the
   controller's aws_ec2 inventory reaches it with docker exec (on EC2: SSH to its private address);
-- when the instance is terminated (or gone), its container is removed.
+- when the instance is terminated (or gone), its container shuts down as the instance's OS would (docker stop: systemd
+  stops the units; a Celery worker's warm shutdown lets its running tasks finish) and is removed. (On EC2 a pool's
+  scale-in lifecycle hook holds the instance first; moto neither holds it nor has CompleteLifecycleAction.)
 
 Nothing else is faked: the bootstrap, cloud-init, ansible-core and the collection's roles are the real ones, and the
 instance converges itself with no command from the controller.
@@ -41,6 +43,7 @@ import sys
 import shutil
 import tarfile
 import tempfile
+import threading
 import time
 import urllib.parse
 from pathlib import Path
@@ -58,6 +61,9 @@ ASG_TAG = "aws:autoscaling:groupName"
 STATE = Path(os.environ.get("AIRFLOW_HA_STANDIN_DIR", "/tmp/airflow-ha-ec2-standin"))
 PREFIX = Path(role_var("instance_bootstrap", "defaults", "instance_bootstrap_prefix"))
 STATUS_FILE = "/var/lib/airflow-ha/bootstrap.json"  # roles/instance_bootstrap/files/airflow-ha-bootstrap.py
+# A terminated instance's container gets the worker's own stop timeout (its unit's TimeoutStopSec) and a little more.
+STOP_SECONDS = int(role_var("celery_worker", "defaults", "celery_worker_stop_timeout")) + 30
+RETIRING: dict[str, threading.Thread] = {}  # container -> the thread shutting it down
 QUEUES = json.loads((ROOT / "dags" / "airflow_ha_queues.json").read_text())
 
 
@@ -181,22 +187,35 @@ def start(cloud: Cloud, instance: dict) -> str:
     return name
 
 
+def retire(name: str) -> threading.Thread:
+    """The container of a terminated instance shuts down as the instance's OS would (docker stop: systemd stops its
+    units, a Celery worker with a warm shutdown that lets its running tasks finish within its TimeoutStopSec), then
+    goes. In a thread: a pass does not wait for it."""
+    def stop() -> None:
+        docker("stop", "-t", str(STOP_SECONDS), name, check=False, timeout=STOP_SECONDS + 60)
+        docker("rm", "-f", name, check=False)
+        log(f"container {name} shut down and removed")
+    thread = threading.Thread(target=stop, name=name)
+    thread.start()
+    return thread
+
+
 def sync(cloud: Cloud) -> tuple[list[str], list[str]]:
-    """One pass: a container for every running instance, none for the others. (started, removed)"""
+    """One pass: a container for every running instance; the containers of the others shut down. (started, retired)"""
     running = cloud.instances()
     existing = containers()
-    started, removed = [], []
+    started, retired = [], []
     for iid, name in sorted(existing.items()):
-        if iid not in running:
-            docker("rm", "-f", name)
-            removed.append(name)
-            log(f"instance {iid} is gone: container {name} removed")
+        if iid not in running and not (name in RETIRING and RETIRING[name].is_alive()):
+            RETIRING[name] = retire(name)
+            retired.append(name)
+            log(f"instance {iid} is gone: container {name} shutting down")
     for iid, instance in sorted(running.items()):
         if iid not in existing:
             name = start(cloud, instance)
             started.append(name)
             log(f"instance {iid} ({tags(instance).get('airflow_ha:pool', '?')}): container {name} booting")
-    return started, removed
+    return started, retired
 
 
 def bootstrap_status(name: str) -> dict | None:
@@ -314,6 +333,8 @@ def main() -> int:
         return 0
     if args.action == "once":
         sync(cloud)
+        for thread in RETIRING.values():
+            thread.join()
         return 0
     while True:
         try:

@@ -4,6 +4,7 @@ lab-aws, part of make test-lab."""
 
 import sys
 from pathlib import Path
+from threading import Thread
 
 import pytest
 
@@ -20,23 +21,36 @@ class Cloud:
         return self.running
 
 
+class Alive:
+    def is_alive(self):
+        return True
+
+
 def instance(iid, group="lab-pool"):
     return {"InstanceId": iid, "ImageId": "ami-1", "Tags": [{"Key": ec2_standin.ASG_TAG, "Value": group}]}
 
 
 def test_a_pass_boots_new_instances_and_removes_the_gone(monkeypatch):
     removed, started = [], []
+    monkeypatch.setattr(ec2_standin, "RETIRING", {})
     monkeypatch.setattr(ec2_standin, "containers", lambda: {"i-old": "lab-pool-i-old", "i-kept": "lab-pool-i-kept"})
-    monkeypatch.setattr(ec2_standin, "docker", lambda *args, **kw: removed.append(args))
+    monkeypatch.setattr(ec2_standin, "retire", lambda name: removed.append(name) or Thread())
     monkeypatch.setattr(ec2_standin, "start", lambda cloud, inst: started.append(inst["InstanceId"]) or "c-" + inst["InstanceId"])
     cloud = Cloud({"i-kept": instance("i-kept"), "i-new": instance("i-new")})
     assert ec2_standin.sync(cloud) == (["c-i-new"], ["lab-pool-i-old"])
-    assert removed == [("rm", "-f", "lab-pool-i-old")] and started == ["i-new"]
+    assert removed == ["lab-pool-i-old"] and started == ["i-new"]
+
+
+def test_a_container_shutting_down_is_not_retired_twice(monkeypatch):
+    monkeypatch.setattr(ec2_standin, "containers", lambda: {"i-old": "lab-pool-i-old"})
+    monkeypatch.setattr(ec2_standin, "RETIRING", {"lab-pool-i-old": Alive()})
+    monkeypatch.setattr(ec2_standin, "retire", lambda name: pytest.fail("retired twice"))
+    assert ec2_standin.sync(Cloud({})) == ([], [])
 
 
 def test_a_pass_with_nothing_to_do_changes_nothing(monkeypatch):
     monkeypatch.setattr(ec2_standin, "containers", lambda: {"i-1": "lab-pool-i-1"})
-    monkeypatch.setattr(ec2_standin, "docker", lambda *args, **kw: pytest.fail(f"docker {args}"))
+    monkeypatch.setattr(ec2_standin, "retire", lambda name: pytest.fail(f"retire {name}"))
     monkeypatch.setattr(ec2_standin, "start", lambda cloud, inst: pytest.fail("start"))
     assert ec2_standin.sync(Cloud({"i-1": instance("i-1")})) == ([], [])
 
