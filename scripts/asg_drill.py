@@ -31,6 +31,7 @@ import boto3
 
 import ec2_standin as standin
 from labkit import Api, Lab, artifacts_dir, epoch
+from labkit import group as group_of  # main() names an Auto Scaling group `group`
 
 TARGET_REPLACEMENT_SECONDS = 180
 SCALE_IN_TASK_SECONDS = 60
@@ -159,7 +160,8 @@ def main() -> int:
     pools = []
     for group in autoscaling.describe_auto_scaling_groups()["AutoScalingGroups"]:
         group_tags = {t["Key"]: t["Value"] for t in group.get("Tags", [])}
-        if group_tags.get("airflow_ha:cluster") == cloud.cluster and "airflow_worker" in group_tags.get("airflow_ha:role", ""):
+        roles = group_tags.get("airflow_ha:role", "").split(",")
+        if group_tags.get("airflow_ha:cluster") == cloud.cluster and group_of("worker") in roles:
             pools.append((group, [q for q in group_tags.get("airflow_ha:queues", "").split(",") if q]))
     if not pools:
         raise SystemExit(f"asg-drill: cluster {cloud.cluster} has no worker pool (make lab-aws creates one)")

@@ -52,7 +52,7 @@ import boto3
 import requests
 import yaml
 
-from labkit import ROOT, Api, Lab, epoch, role_var
+from labkit import ROOT, Api, Lab, epoch, group, role_var
 
 LABEL = role_var("lab_containers", "defaults", "lab_containers_ec2_instance_label")
 CONTAINER_TAG = "airflow_ha:lab_container"
@@ -291,7 +291,7 @@ def serves(lab: Lab, api: Api, host: str, queue: str, timeout: float) -> dict:
 
 def worker_queues(instance: dict) -> list[str]:
     """The queues of an Auto Scaling worker instance (none for another role)."""
-    if "airflow_worker" not in tags(instance).get("airflow_ha:role", "").split(","):
+    if group("worker") not in tags(instance).get("airflow_ha:role", "").split(","):
         return []
     return [q for q in tags(instance).get("airflow_ha:queues", "").split(",") if q]
 
