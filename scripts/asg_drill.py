@@ -98,26 +98,11 @@ def arrival(cloud: standin.Cloud, group: str, before: set[str], since: float, ti
 
 
 def start_task_on(lab: Lab, api: Api, host: str, queue: str, seconds: int, timeout: float) -> tuple[str, str]:
-    """A `seconds`-long task of `queue` running on `host` (the queue's other consumers paused until it started)."""
-    key = {q: k for k, q in standin.QUEUES.items()}[queue]
-    task_id = f"sleep_{key}"
-    others = [w for w, h in standin.consumers(lab, queue).items() if h != host]
-    try:
-        for worker in others:
-            standin.flower(lab, "POST", f"/api/worker/queue/cancel-consumer/{worker}", data={"queue": queue})
-        run_id = api.trigger("sleep_on_queue", {"queue": key, "seconds": seconds})
-        deadline = time.time() + timeout
-        while (ti := next((t for t in api.task_instances("sleep_on_queue", run_id) if t["task_id"] == task_id),
-                          {"state": None}))["state"] != "running":
-            if time.time() > deadline or ti["state"] in ("success", "failed"):
-                raise SystemExit(f"asg-drill: {task_id} never ran on {host} ({ti['state']})")
-            time.sleep(1)
-    finally:
-        for worker in others:
-            standin.flower(lab, "POST", f"/api/worker/queue/add-consumer/{worker}", data={"queue": queue})
-    if ti.get("hostname") != host:
-        raise SystemExit(f"asg-drill: {task_id} runs on {ti.get('hostname')}, not on {host}")
-    return run_id, task_id
+    """A `seconds`-long task of `queue` running on `host`. (run id, task id)"""
+    run_id, ti, _ = standin.sleep_task(lab, api, host, queue, seconds, {"running"}, timeout)
+    if ti["state"] != "running" or ti.get("hostname") != host:
+        raise SystemExit(f"asg-drill: {ti.get('task_id')} is {ti['state']} on {ti.get('hostname')}, not running on {host}")
+    return run_id, ti["task_id"]
 
 
 def set_desired(autoscaling, group: str, capacity: int) -> float:
@@ -159,7 +144,7 @@ def main() -> int:
                                aws_access_key_id="testing", aws_secret_access_key="testing")
     pools = []
     for group in autoscaling.describe_auto_scaling_groups()["AutoScalingGroups"]:
-        group_tags = {t["Key"]: t["Value"] for t in group.get("Tags", [])}
+        group_tags = standin.tags(group)
         roles = group_tags.get("airflow_ha:role", "").split(",")
         if group_tags.get("airflow_ha:cluster") == cloud.cluster and group_of("worker") in roles:
             pools.append((group, [q for q in group_tags.get("airflow_ha:queues", "").split(",") if q]))

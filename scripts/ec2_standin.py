@@ -103,10 +103,10 @@ class Cloud:
         return {i["InstanceId"]: i for page in pages for r in page["Reservations"] for i in r["Instances"]}
 
     def image(self, image_id: str) -> str:
-        tags = {t["Key"]: t["Value"] for t in self.ec2.describe_images(ImageIds=[image_id])["Images"][0].get("Tags", [])}
-        if IMAGE_TAG not in tags:
+        image_tags = tags(self.ec2.describe_images(ImageIds=[image_id])["Images"][0])
+        if IMAGE_TAG not in image_tags:
             raise RuntimeError(f"AMI {image_id} has no {IMAGE_TAG} tag: which lab image does it stand for?")
-        return tags[IMAGE_TAG]
+        return image_tags[IMAGE_TAG]
 
     def user_data(self, instance_id: str) -> str:
         value = self.ec2.describe_instance_attribute(InstanceId=instance_id, Attribute="userData")
@@ -119,8 +119,9 @@ class Cloud:
         self.ec2.create_tags(Resources=[instance_id], Tags=[{"Key": CONTAINER_TAG, "Value": container}])
 
 
-def tags(instance: dict) -> dict[str, str]:
-    return {t["Key"]: t["Value"] for t in instance.get("Tags", [])}
+def tags(resource: dict) -> dict[str, str]:
+    """The tags of an EC2 instance or image, or an Auto Scaling group, as a mapping."""
+    return {t["Key"]: t["Value"] for t in resource.get("Tags", [])}
 
 
 def containers() -> dict[str, str]:
@@ -254,39 +255,48 @@ def consumers(lab: Lab, queue: str) -> dict[str, str]:
             if online.get(w) and queue in [q["name"] for q in info.get("active_queues") or []]}
 
 
-def serves(lab: Lab, api: Api, host: str, queue: str, timeout: float) -> dict:
-    """`host` serves `queue`: Flower lists it there, and a task of the queue (sleep_on_queue) runs on it while the
-    queue's other consumers are paused (they are added back whatever happens). When each step was seen."""
+def sleep_task(lab: Lab, api: Api, host: str, queue: str, seconds: int, until: set[str],
+               timeout: float) -> tuple[str, dict, int]:
+    """sleep_on_queue's task of `queue` (`seconds` long), with the queue's other online consumers paused until the task
+    reaches a state of `until` or ends (they are added back whatever happens), so `host` is the one to take it.
+    (run id, the task instance then, how many consumers were paused)"""
     key = {q: k for k, q in QUEUES.items()}.get(queue)
     if key is None:
         raise SystemExit(f"ec2-standin: queue {queue} of {host} is not in dags/airflow_ha_queues.json")
+    others = [w for w, h in consumers(lab, queue).items() if h != host]
+    deadline = time.time() + timeout
+    try:
+        for worker in others:
+            flower(lab, "POST", f"/api/worker/queue/cancel-consumer/{worker}", data={"queue": queue})
+        run_id = api.trigger("sleep_on_queue", {"queue": key, "seconds": seconds})
+        while True:
+            ti = next((t for t in api.task_instances("sleep_on_queue", run_id) if t["task_id"] == f"sleep_{key}"),
+                      {"state": None})
+            if ti["state"] in until | {"success", "failed", "upstream_failed"}:
+                return run_id, ti, len(others)
+            if time.time() > deadline:
+                raise SystemExit(f"ec2-standin: sleep_{key} still {ti['state']} after {timeout:.0f} s")
+            time.sleep(1)
+    finally:
+        for worker in others:
+            flower(lab, "POST", f"/api/worker/queue/add-consumer/{worker}", data={"queue": queue})
+
+
+def serves(lab: Lab, api: Api, host: str, queue: str, timeout: float) -> dict:
+    """`host` serves `queue`: Flower lists it online there, and a task of the queue runs on it while the queue's other
+    consumers are paused. When each step was seen."""
     deadline = time.time() + timeout
     while host not in consumers(lab, queue).values():
         if time.time() > deadline:
             raise SystemExit(f"ec2-standin: Flower never listed {host} online on {queue}: {consumers(lab, queue)}")
         time.sleep(2)
     listed = time.time()
-    others = [w for w, h in consumers(lab, queue).items() if h != host]
-    try:
-        for worker in others:
-            flower(lab, "POST", f"/api/worker/queue/cancel-consumer/{worker}", data={"queue": queue})
-        run_id = api.trigger("sleep_on_queue", {"queue": key, "seconds": 1})
-        while True:
-            ti = next((t for t in api.task_instances("sleep_on_queue", run_id) if t["task_id"] == f"sleep_{key}"),
-                      {"state": None})
-            if ti["state"] in ("success", "failed", "upstream_failed"):
-                break
-            if time.time() > deadline:
-                raise SystemExit(f"ec2-standin: sleep_{key} still {ti['state']} after {timeout:.0f} s")
-            time.sleep(2)
-    finally:
-        for worker in others:
-            flower(lab, "POST", f"/api/worker/queue/add-consumer/{worker}", data={"queue": queue})
+    _, ti, paused = sleep_task(lab, api, host, queue, 1, set(), max(deadline - time.time(), 60))
     if ti["state"] != "success" or ti.get("hostname") != host:
         raise SystemExit(f"ec2-standin: {queue}'s task ended {ti['state']} on {ti.get('hostname')}, not on {host}")
-    log(f"{host} ran {queue}'s task (its other consumers paused: {len(others)})")
+    log(f"{host} ran {queue}'s task (its other consumers paused: {paused})")
     return {"listed": listed, "task_started": epoch(ti.get("start_date")), "task_ended": epoch(ti.get("end_date")),
-            "paused_consumers": len(others)}
+            "paused_consumers": paused}
 
 
 def worker_queues(instance: dict) -> list[str]:
