@@ -130,7 +130,7 @@ def test_validation_play_runs_the_preflight_of_every_play_on_the_same_groups() -
     for play in plays[1:]:
         if play["hosts"] == "localhost":  # the controller's settings play: the validation play checks its backend
             checks = [t["ansible.builtin.include_role"] for t in plays[0]["tasks"] if "ansible.builtin.include_role" in t]
-            assert [{"name": r["role"], "tasks_from": "check"} for r in play["roles"]] == [c for c in checks if c.get("tasks_from") == "check"]
+            assert [{"name": r["role"], "tasks_from": "check"} for r in play["roles"]] == [c for c in checks if c.get("tasks_from") == "check" and "{{" not in c["name"]]
             continue
         groups = sorted(g.strip() for g in play["hosts"].split(":"))
         for role in play["roles"]:
