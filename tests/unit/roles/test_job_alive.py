@@ -1,4 +1,4 @@
-"""The watchdog's heartbeat check (roles/scheduler_failover/templates/airflow-ha-job-alive.py.j2), run as a
+"""The watchdog's heartbeat check (roles/scheduler_failover/files/airflow-ha-job-alive.py), run as a
 script against a SQLite `job` table: 0 only for a running job of this host whose heartbeat is younger than the
 component's threshold in airflow.cfg, 1 otherwise, 2 (ask Airflow) when it cannot answer the same question."""
 
@@ -10,14 +10,14 @@ import sys
 
 import pytest
 
-TEMPLATE = pathlib.Path(__file__).parents[3] / "roles/scheduler_failover/templates/airflow-ha-job-alive.py.j2"
+SCRIPT = pathlib.Path(__file__).parents[3] / "roles/scheduler_failover/files/airflow-ha-job-alive.py"
 pytest.importorskip("sqlalchemy")
 
 
 @pytest.fixture
 def cluster(tmp_path):
     script = tmp_path / "job_alive.py"
-    script.write_text(TEMPLATE.read_text().replace("{{ ansible_managed | comment }}", "# test"))
+    script.write_text(SCRIPT.read_text())
     database = tmp_path / "airflow.db"
     with sqlite3.connect(database) as db:
         db.execute("CREATE TABLE job (id INTEGER PRIMARY KEY, job_type TEXT, state TEXT, hostname TEXT, latest_heartbeat TIMESTAMP)")

@@ -1,4 +1,4 @@
-"""airflow_common's cheap schema check (templates/airflow-ha-schema-current.py.j2), run as a script
+"""airflow_common's cheap schema check (files/airflow-ha-schema-current.py), run as a script
 against a fake `airflow` package (migration files only) and a SQLite database: it must say 0 only when
 every alembic version table holds exactly its migration files' head, and 1 on any doubt."""
 
@@ -9,7 +9,7 @@ import sqlite3
 
 import pytest
 
-TEMPLATE = (pathlib.Path(__file__).parents[3] / "roles/airflow_common/templates/airflow-ha-schema-current.py.j2")
+SCRIPT = (pathlib.Path(__file__).parents[3] / "roles/airflow_common/files/airflow-ha-schema-current.py")
 sqlalchemy = pytest.importorskip("sqlalchemy")
 
 
@@ -21,7 +21,7 @@ def _migration(folder, name, revision, down):
 @pytest.fixture
 def cluster(tmp_path):
     script = tmp_path / "check.py"
-    script.write_text(TEMPLATE.read_text().replace("{{ ansible_managed | comment }}", "# test"))
+    script.write_text(SCRIPT.read_text())
     package = tmp_path / "site" / "airflow"
     package.mkdir(parents=True)
     (package / "__init__.py").write_text("raise SystemExit('importing airflow is what the check avoids')\n")

@@ -1,5 +1,7 @@
 #!/bin/sh
-{{ ansible_managed | comment }}
+#
+# Ansible managed
+#
 # airflow-ha-unit-stale UNIT:FILE[,FILE...] ...: for each UNIT, is it enabled, running, and younger than
 # every FILE (its unit file, airflow.cfg, the Celery settings module, the venv's site-packages, ...)?
 # Prints one line per unit and exits 0:

@@ -1,4 +1,6 @@
-{{ ansible_managed | comment }}
+#
+# Ansible managed
+#
 # airflow-ha-job-alive AIRFLOW_CFG JOB_TYPE: is there one live JOB_TYPE job (DagProcessorJob, TriggererJob,
 # SchedulerJob) of this host in the metadata database? The same question as
 # `airflow jobs check --job-type JOB_TYPE --local --limit 1`, asked without starting Airflow: that CLI costs

@@ -1,4 +1,6 @@
-{{ ansible_managed | comment }}
+#
+# Ansible managed
+#
 # airflow-ha-schema-current AIRFLOW_CFG: does the metadata database hold the schema the installed
 # Airflow expects? A cheap stand-in for `airflow db check-migrations` (which starts all of Airflow):
 # it reads the migration files' heads (core, and every provider that ships its own migrations with a
