@@ -14,8 +14,21 @@ Run by the instance's user-data (cloud-init runcmd, roles/aws_provision/template
      or in an environment.
 Arguments are passed on to ansible-playbook (`airflow-ha-bootstrap --list-hosts` shows what it would converge).
 A run is retried (the instance's tags can take a moment to show in DescribeInstances); the outcome is written to
-/var/lib/airflow-ha/bootstrap.json. The toolchain lives under the prefix the role installed it in
-(<prefix>/venv: ansible-core and boto3; <prefix>/collections: this collection and its dependencies).
+/var/lib/airflow-ha/bootstrap.json. When the instance's group has a scale-in lifecycle hook (AIRFLOW_HA_DRAIN_HOOK,
+worker pools), a successful run then enables and starts the drain unit (airflow-ha-drain.service).
+
+`airflow-ha-bootstrap drain` (that unit) is the warm scale-in. It polls the metadata service's
+autoscaling/target-lifecycle-state; when the group terminates the instance (scale-in, instance refresh, a health
+replacement) the lifecycle hook holds it and the state reads "Terminated". The drain then stops the instance's
+Celery workers (systemctl stop: Celery's warm shutdown cancels their consumers at once, so no new task reaches
+them, and waits for the running tasks, up to each unit's TimeoutStopSec = celery_worker_stop_timeout), recording a
+lifecycle heartbeat every HEARTBEAT s meanwhile so the hook's timeout (the pool's drain_timeout) only ends a drain
+that stopped reporting, and completes the lifecycle action (CONTINUE): the instance goes. Its outcome is written to
+/var/lib/airflow-ha/drain.json. AIRFLOW_HA_IMDS_URL and AIRFLOW_HA_AUTOSCALING_ENDPOINT_URL replace the metadata
+service's address and the Auto Scaling API's (the lab's stand-in: moto has no CompleteLifecycleAction).
+
+The toolchain lives under the prefix the role installed it in (<prefix>/venv: ansible-core and boto3;
+<prefix>/collections: this collection and its dependencies).
 """
 
 import json
@@ -31,8 +44,16 @@ ENV_FILE = pathlib.Path(os.environ.get("AIRFLOW_HA_BOOTSTRAP_ENV", "/etc/airflow
 SETTINGS_FILE = pathlib.Path(os.environ.get("AIRFLOW_HA_BOOTSTRAP_SETTINGS", "/etc/airflow-ha/settings.yml"))
 STATUS_FILE = pathlib.Path(os.environ.get("AIRFLOW_HA_BOOTSTRAP_STATUS", "/var/lib/airflow-ha/bootstrap.json"))
 INSTANCE_DATA = pathlib.Path("/run/cloud-init/instance-data.json")
-IMDS = "http://169.254.169.254/latest"
+DRAIN_STATUS_FILE = pathlib.Path(os.environ.get("AIRFLOW_HA_DRAIN_STATUS", "/var/lib/airflow-ha/drain.json"))
+IMDS = os.environ.get("AIRFLOW_HA_IMDS_URL") or "http://169.254.169.254/latest"
 REQUIRED = ("AIRFLOW_HA_CLUSTER", "AIRFLOW_HA_AWS_REGION", "AIRFLOW_HA_ASG", "AIRFLOW_HA_SETTINGS_PARAMETER")
+SYSTEMCTL = "systemctl"
+DRAIN_UNIT = "airflow-ha-drain.service"  # roles/instance_bootstrap/templates/airflow-ha-drain.service.j2
+# The Celery workers' units: roles/celery_worker/vars/main.yml `_celery_worker_unit` and its -<name> variants (a
+# unit test ties the two).
+WORKER_UNITS = "airflow-worker*.service"
+HEARTBEAT = float(os.environ.get("AIRFLOW_HA_DRAIN_HEARTBEAT", "20"))
+POLL = float(os.environ.get("AIRFLOW_HA_DRAIN_POLL", "5"))
 
 
 class BootstrapError(Exception):
@@ -70,15 +91,20 @@ def instance_id(instance_data=INSTANCE_DATA, imds=IMDS):
     except (OSError, ValueError, KeyError, TypeError):
         pass
     try:
-        put = urllib.request.Request(f"{imds}/api/token", method="PUT",
-                                     headers={"X-aws-ec2-metadata-token-ttl-seconds": "60"})
-        with urllib.request.urlopen(put, timeout=2) as resp:
-            token = resp.read().decode()
-        get = urllib.request.Request(f"{imds}/meta-data/instance-id", headers={"X-aws-ec2-metadata-token": token})
-        with urllib.request.urlopen(get, timeout=2) as resp:
-            return resp.read().decode().strip()
+        return metadata(imds, "meta-data/instance-id")
     except OSError as exc:
         raise BootstrapError(f"no instance id: not in {instance_data} and the metadata service said {exc}") from exc
+
+
+def metadata(imds, path):
+    """One IMDSv2 read (a session token, then the path); OSError (urllib's errors included) when it fails."""
+    put = urllib.request.Request(f"{imds}/api/token", method="PUT",
+                                 headers={"X-aws-ec2-metadata-token-ttl-seconds": "60"})
+    with urllib.request.urlopen(put, timeout=2) as resp:
+        token = resp.read().decode()
+    get = urllib.request.Request(f"{imds}/{path}", headers={"X-aws-ec2-metadata-token": token})
+    with urllib.request.urlopen(get, timeout=2) as resp:
+        return resp.read().decode().strip()
 
 
 def inventory_name(env, iid):
@@ -86,16 +112,23 @@ def inventory_name(env, iid):
     return f"{env['AIRFLOW_HA_ASG']}-{iid}"
 
 
-def fetch_settings(env, path):
-    """The settings parameter's text into a file only root reads (written whole, then renamed into place)."""
+def client(env, service):
+    """A boto3 client in the cluster's region (and at its endpoint: a moto server in the lab)."""
     import boto3  # the bootstrap venv's; imported here so the rest is testable without it
 
     kwargs = {"region_name": env["AIRFLOW_HA_AWS_REGION"]}
-    if env.get("AIRFLOW_HA_AWS_ENDPOINT_URL"):
-        kwargs["endpoint_url"] = env["AIRFLOW_HA_AWS_ENDPOINT_URL"]
+    endpoint = (service == "autoscaling" and os.environ.get("AIRFLOW_HA_AUTOSCALING_ENDPOINT_URL")
+                or env.get("AIRFLOW_HA_AWS_ENDPOINT_URL"))
+    if endpoint:
+        kwargs["endpoint_url"] = endpoint
+    return boto3.client(service, **kwargs)
+
+
+def fetch_settings(env, path):
+    """The settings parameter's text into a file only root reads (written whole, then renamed into place)."""
     name = env["AIRFLOW_HA_SETTINGS_PARAMETER"]
     try:
-        value = boto3.client("ssm", **kwargs).get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"]
+        value = client(env, "ssm").get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"]
     except Exception as exc:  # botocore's errors (no credentials, no parameter, no network) all end the attempt
         raise BootstrapError(f"cannot read the settings parameter {name}: {exc}") from exc
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -145,7 +178,78 @@ def write_status(status, path):
     path.write_text(json.dumps(status, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
 
+def lifecycle_state(imds=IMDS):
+    """autoscaling/target-lifecycle-state ("InService", "Terminated", ...), or None when it cannot be read."""
+    try:
+        return metadata(imds, "meta-data/autoscaling/target-lifecycle-state")
+    except OSError:
+        return None
+
+
+def worker_units():
+    """The active Celery worker units of this host."""
+    out = subprocess.run([SYSTEMCTL, "list-units", "--type=service", "--state=active", "--plain", "--no-legend",
+                          WORKER_UNITS], check=True, capture_output=True, text=True).stdout
+    return sorted(line.split()[0] for line in out.splitlines() if line.strip())
+
+
+def drain(env, iid, imds=IMDS, poll=POLL, heartbeat=HEARTBEAT):
+    """Wait for the group to terminate this instance, stop its workers warmly, complete the lifecycle action."""
+    while lifecycle_state(imds) != "Terminated":
+        time.sleep(poll)
+    status = {"instance": iid, "noticed": time.time(), "units": worker_units(), "heartbeats": 0}
+    print(f"airflow-ha-drain: {iid} is being terminated: stopping {', '.join(status['units']) or 'no worker'}",
+          flush=True)
+    action = {"LifecycleHookName": env["AIRFLOW_HA_DRAIN_HOOK"], "AutoScalingGroupName": env["AIRFLOW_HA_ASG"],
+              "InstanceId": iid}
+    autoscaling = client(env, "autoscaling")
+    # systemctl stop returns when Celery's warm shutdown has ended (every running task finished) or TimeoutStopSec.
+    stop = subprocess.Popen([SYSTEMCTL, "stop", *status["units"]]) if status["units"] else None
+    while stop is not None and stop.poll() is None:
+        try:
+            stop.wait(timeout=heartbeat)
+        except subprocess.TimeoutExpired:
+            try:
+                autoscaling.record_lifecycle_action_heartbeat(**action)
+                status["heartbeats"] += 1
+            except Exception as exc:  # a missed heartbeat only shortens the hold to the hook's own timeout
+                print(f"airflow-ha-drain: heartbeat failed: {exc}", file=sys.stderr, flush=True)
+    status.update(stopped=time.time(), stop_rc=stop.returncode if stop else 0)
+    try:
+        autoscaling.complete_lifecycle_action(LifecycleActionResult="CONTINUE", **action)
+        status["completed"] = time.time()
+    except Exception as exc:  # the hook's timeout ends the hold instead (its default result is CONTINUE)
+        status["error"] = f"cannot complete the lifecycle action: {exc}"
+    print(f"airflow-ha-drain: {status}", flush=True)
+    return status
+
+
+def drain_main():
+    """The drain unit's program: rc 0 when the lifecycle action was completed or the group has no drain hook."""
+    try:
+        env = read_env(ENV_FILE)
+        if not env.get("AIRFLOW_HA_DRAIN_HOOK"):
+            print(f"airflow-ha-drain: {env['AIRFLOW_HA_ASG']} has no drain hook: nothing to do", flush=True)
+            return 0
+        status = drain(env, instance_id())
+    except BootstrapError as exc:
+        print(f"airflow-ha-drain: {exc}", file=sys.stderr)
+        return 2
+    write_status(status, DRAIN_STATUS_FILE)
+    return 1 if "error" in status else 0
+
+
+def watch_for_drain(env):
+    """After a successful converge: the drain unit runs from now on, and again after a reboot."""
+    if env.get("AIRFLOW_HA_DRAIN_HOOK"):
+        done = subprocess.run([SYSTEMCTL, "enable", "--now", DRAIN_UNIT], check=False, capture_output=True, text=True)
+        if done.returncode:
+            raise BootstrapError(f"converged, but the drain unit did not start: {done.stderr.strip()}")
+
+
 def main(argv):
+    if argv[:1] == ["drain"]:
+        return drain_main()
     attempts = int(os.environ.get("AIRFLOW_HA_BOOTSTRAP_ATTEMPTS", "5"))
     pause = float(os.environ.get("AIRFLOW_HA_BOOTSTRAP_PAUSE", "30"))
     started = time.time()
@@ -166,6 +270,7 @@ def main(argv):
                 print(f"airflow-ha-bootstrap: attempt {attempt}/{attempts}: {' '.join(cmd)}", flush=True)
                 rc = subprocess.run(cmd, env=process_env(env), check=False).returncode
                 if rc == 0:
+                    watch_for_drain(env)
                     break
             if attempt < attempts:
                 time.sleep(pause)

@@ -6,6 +6,8 @@ import importlib.util
 import json
 import pathlib
 import stat
+import threading
+import time
 
 import pytest
 
@@ -128,3 +130,120 @@ def test_main_records_a_missing_collection(boot, tmp_path, monkeypatch):
     assert boot.main([]) == 2
     status = json.loads((tmp_path / "status" / "bootstrap.json").read_text())
     assert status["host"] == "prod-burst-i-0abc" and "no aws_ec2 inventory" in status["error"]
+
+
+# The drain (`airflow-ha-bootstrap drain`): against scripts/metadata_standin.py (IMDSv2 and the two lifecycle calls
+# moto lacks) with real boto3 calls, and a systemctl that records what it is asked and takes a while to stop.
+
+DRAIN_ENV = ENV + "AIRFLOW_HA_DRAIN_HOOK=airflow-ha-drain\nAIRFLOW_HA_AWS_ENDPOINT_URL=http://127.0.0.1:9/\n"
+SYSTEMCTL = """#!/bin/sh
+echo "$@" >> "{log}"
+case "$1" in
+  list-units) printf 'airflow-worker-gpu.service loaded active running gpu\\nairflow-worker.service loaded active running w\\n' ;;
+  stop) sleep {stop_seconds} ;;
+esac
+"""
+
+
+@pytest.fixture
+def standin():
+    import sys
+    sys.path.insert(0, str(PROGRAM.parents[3] / "scripts"))
+    from metadata_standin import MetadataStandin
+    server = MetadataStandin().start()
+    server.register("127.0.0.1", "i-0abc")
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def drainer(boot, tmp_path, monkeypatch, standin):
+    pytest.importorskip("boto3")
+    log = tmp_path / "systemctl.log"
+    systemctl = tmp_path / "systemctl"
+    systemctl.write_text(SYSTEMCTL.format(log=log, stop_seconds=1.2))
+    systemctl.chmod(0o755)
+    monkeypatch.setattr(boot, "SYSTEMCTL", str(systemctl))
+    monkeypatch.setenv("AIRFLOW_HA_AUTOSCALING_ENDPOINT_URL", standin.url)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    env = boot.read_env((tmp_path / "e").write_text(DRAIN_ENV) and tmp_path / "e")
+    return env, log
+
+
+def test_drain_waits_for_termination_then_stops_the_workers_before_it_completes(boot, drainer, standin):
+    env, log = drainer
+    flip = threading.Timer(0.5, standin.set_state, ("i-0abc", "Terminated"))
+    flip.start()
+    began = time.time()
+    status = boot.drain(env, "i-0abc", imds=standin.url + "/latest", poll=0.1, heartbeat=0.3)
+    assert status["noticed"] - began >= 0.5, "the drain began before the group terminated the instance"
+    assert status["units"] == ["airflow-worker-gpu.service", "airflow-worker.service"]
+    calls = log.read_text().splitlines()
+    assert calls[0].startswith("list-units") and "airflow-worker*.service" in calls[0]
+    assert calls[1] == "stop airflow-worker-gpu.service airflow-worker.service"
+    completed = standin.completed("i-0abc")
+    assert completed is not None and "error" not in status
+    assert completed["LifecycleActionResult"] == "CONTINUE"
+    assert (completed["LifecycleHookName"], completed["AutoScalingGroupName"]) == ("airflow-ha-drain", "prod-burst")
+    assert completed["at"] >= status["stopped"] >= status["noticed"] + 1.2, "completed before the workers stopped"
+    heartbeats = [a for a in standin.actions if a["Action"] == "RecordLifecycleActionHeartbeat"]
+    assert status["heartbeats"] == len(heartbeats) >= 2
+    assert all(a["InstanceId"] == "i-0abc" and a["at"] <= completed["at"] for a in heartbeats)
+
+
+def test_drain_records_a_completion_that_failed(boot, drainer, standin, tmp_path, monkeypatch):
+    env, _ = drainer
+    standin.set_state("i-0abc", "Terminated")
+    monkeypatch.setenv("AIRFLOW_HA_AUTOSCALING_ENDPOINT_URL", "http://127.0.0.1:9")  # nothing listens there
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+    monkeypatch.setenv("AIRFLOW_HA_INSTANCE_ID", "i-0abc")
+    monkeypatch.setattr(boot, "ENV_FILE", tmp_path / "e")
+    monkeypatch.setattr(boot, "IMDS", standin.url + "/latest")
+    monkeypatch.setattr(boot, "DRAIN_STATUS_FILE", tmp_path / "drain.json")
+    monkeypatch.setattr(boot, "drain", lambda env, iid, _drain=boot.drain: _drain(env, iid, imds=standin.url + "/latest",
+                                                                                   poll=0.1, heartbeat=5))
+    assert boot.main(["drain"]) == 1
+    status = json.loads((tmp_path / "drain.json").read_text())
+    assert "cannot complete the lifecycle action" in status["error"] and "completed" not in status
+
+
+def test_drain_without_a_hook_does_nothing(boot, tmp_path, monkeypatch):
+    monkeypatch.setattr(boot, "ENV_FILE", (tmp_path / "e").write_text(ENV) and tmp_path / "e")
+    monkeypatch.setattr(boot, "SYSTEMCTL", "/nonexistent/systemctl")
+    monkeypatch.setattr(boot, "drain", lambda *a, **k: pytest.fail("a group without a hook has nothing to drain"))
+    assert boot.main(["drain"]) == 0
+
+
+def test_lifecycle_state_needs_the_session_token(boot, standin):
+    assert boot.lifecycle_state(standin.url + "/latest") == "InService"
+    assert boot.lifecycle_state("http://127.0.0.1:9/latest") is None
+    assert boot.instance_id(pathlib.Path("/nonexistent"), standin.url + "/latest") == "i-0abc"
+
+
+def test_a_converged_pool_instance_starts_its_drain_unit(boot, tmp_path, monkeypatch):
+    log = tmp_path / "systemctl.log"
+    systemctl = tmp_path / "systemctl"
+    systemctl.write_text(SYSTEMCTL.format(log=log, stop_seconds=0))
+    systemctl.chmod(0o755)
+    monkeypatch.setattr(boot, "SYSTEMCTL", str(systemctl))
+    boot.watch_for_drain(boot.read_env((tmp_path / "e").write_text(ENV) and tmp_path / "e"))
+    assert not log.exists(), "a group without a drain hook started the drain unit"
+    boot.watch_for_drain(boot.read_env((tmp_path / "e").write_text(DRAIN_ENV) and tmp_path / "e"))
+    assert log.read_text().splitlines() == [f"enable --now {boot.DRAIN_UNIT}"]
+    systemctl.write_text("#!/bin/sh\necho 'Unit airflow-ha-drain.service not found.' >&2\nexit 5\n")
+    with pytest.raises(boot.BootstrapError, match="drain unit did not start: Unit airflow-ha-drain.service not found"):
+        boot.watch_for_drain(boot.read_env(tmp_path / "e"))
+
+
+def test_the_drain_names_the_units_the_roles_write(boot):
+    """The program's worker pattern and unit name are the ones celery_worker and instance_bootstrap use."""
+    import fnmatch
+    import yaml
+    roles = PROGRAM.parents[2]
+    worker_vars = yaml.safe_load((roles / "celery_worker/vars/main.yml").read_text())
+    bootstrap_vars = yaml.safe_load((roles / "instance_bootstrap/vars/main.yml").read_text())
+    unit = worker_vars["_celery_worker_unit"]
+    assert fnmatch.fnmatch(f"{unit}.service", boot.WORKER_UNITS)
+    assert fnmatch.fnmatch(f"{unit}-gpu.service", boot.WORKER_UNITS)
+    assert bootstrap_vars["_instance_bootstrap_drain_unit"] == boot.DRAIN_UNIT
