@@ -11,11 +11,12 @@ worker pool of the lab's cluster:
      desired capacity): the task must succeed on its first try on that instance, and the instance go after it.
 A sampler records the desired capacity, the group's instances, the containers that finished their bootstrap and the
 workers Flower lists online on the queue every 3 s. JSON and a PNG timeline go to artifacts/asg (make asg-drill
-copies them to docs/results). Target (issue 16): replacement to its first task <= 180 s. What the scale-in shows is
-the stand-in's termination: the container shuts down as an instance's OS would (systemd stops the worker, whose warm
-shutdown lets the running task finish). On EC2 the pool's lifecycle hook would hold the instance first and a drain
-would stop consumption before that; that drain is not built (moto has no CompleteLifecycleAction). The lab is not
-under load here.
+copies them to docs/results). Target (issue 16): replacement to its first task <= 180 s. The scale-in goes through
+the pool's lifecycle hook as on EC2: the stand-in holds the instance's container (moto does not) and its metadata
+stand-in reads "Terminated"; the instance's drain unit stops its worker (Celery's warm shutdown: no new task, the
+running one finishes), then completes the lifecycle action; only then does the container go. The drill checks that
+order, and that a task sent to the queue during the drain runs on another worker of the queue. The lab is not under
+load here.
 """
 
 from __future__ import annotations
@@ -105,6 +106,16 @@ def start_task_on(lab: Lab, api: Api, host: str, queue: str, seconds: int, timeo
     return run_id, ti["task_id"]
 
 
+def wait_task(api: Api, run_id: str, task_id: str, timeout: float) -> dict:
+    """The task instance once it has ended."""
+    deadline = time.time() + timeout
+    while True:
+        ti = next((t for t in api.task_instances("sleep_on_queue", run_id) if t["task_id"] == task_id), {"state": None})
+        if ti["state"] in ("success", "failed", "upstream_failed") or time.time() > deadline:
+            return ti
+        time.sleep(1)
+
+
 def set_desired(autoscaling, group: str, capacity: int) -> float:
     autoscaling.set_desired_capacity(AutoScalingGroupName=group, DesiredCapacity=capacity, HonorCooldown=False)
     return time.time()
@@ -152,6 +163,9 @@ def main() -> int:
         raise SystemExit(f"asg-drill: cluster {cloud.cluster} has no worker pool (make lab-aws creates one)")
     group, queues = pools[0]
     name, queue, original = group["AutoScalingGroupName"], queues[0], group["DesiredCapacity"]
+    queue_key = {q: k for k, q in standin.QUEUES.items()}.get(queue)
+    if queue_key is None:
+        raise SystemExit(f"asg-drill: {name}'s queue {queue} is not in dags/airflow_ha_queues.json")
     if original + 1 > group["MaxSize"]:
         raise SystemExit(f"asg-drill: {name} is at its max size {group['MaxSize']}: no room to scale out")
     lab = Lab()
@@ -180,7 +194,8 @@ def main() -> int:
         result["replacement"]["terminated"] = {
             "instance": oldest, "container": old_container,
             "container_removed": old_container not in standin.containers().values(),
-            "seconds_to_container_gone": round(time.time() - events["terminate"], 1)}
+            "seconds_to_container_gone": round(time.time() - events["terminate"], 1),
+            "lifecycle": standin.lifecycle(oldest)}
         standin.log(f"replacement: {result['replacement']}")
 
         # Scale in by the instance that runs a 60 s task: the task must succeed on its first try, then the
@@ -192,6 +207,7 @@ def main() -> int:
         autoscaling.terminate_instance_in_auto_scaling_group(InstanceId=victim, ShouldDecrementDesiredCapacity=True)
         events["scale in"] = time.time()
         deadline = events["scale in"] + args.timeout
+        during = None  # a task sent to the queue once the draining worker stopped consuming
         while True:
             ti = next(t for t in api.task_instances("sleep_on_queue", run_id) if t["task_id"] == task_id)
             names = standin.containers()
@@ -199,10 +215,15 @@ def main() -> int:
                 break
             if ti["state"] in ("success", "failed") and "task ended" not in events:
                 events["task ended"] = time.time()
+            if during is None and ti["state"] == "running" and host not in standin.consumers(lab, queue).values():
+                events["not consuming"] = time.time()
+                during = api.trigger("sleep_on_queue", {"queue": queue_key, "seconds": 1})
             if time.time() > deadline:
                 raise SystemExit(f"asg-drill: after the scale-in, {task_id} is {ti['state']} and {host} still there")
             time.sleep(1)
         gone = time.time()
+        lifecycle = standin.lifecycle(victim) or {}
+        other = wait_task(api, during, f"sleep_{queue_key}", args.timeout) if during else {}
         result["scale_in"] = {
             "instance": victim, "host": host, "task": task_id, "task_seconds": SCALE_IN_TASK_SECONDS,
             "task_state": ti["state"], "try_number": ti.get("try_number"), "task_hostname": ti.get("hostname"),
@@ -210,6 +231,12 @@ def main() -> int:
             "seconds_to_container_gone": round(gone - events["scale in"], 1),
             "gone_after_task": epoch(ti.get("end_date")) <= gone,
             "instances": len(group_instances(cloud, name)),
+            "seconds_to_not_consuming": round(events["not consuming"] - events["scale in"], 1) if during else None,
+            "task_during_drain": {"state": other.get("state"), "hostname": other.get("hostname")},
+            "lifecycle": lifecycle,
+            "completed_after_task": bool(lifecycle.get("completed")) and lifecycle["completed"] >= epoch(ti.get("end_date")),
+            "seconds_to_lifecycle_complete": round(lifecycle["completed"] - events["scale in"], 1)
+            if lifecycle.get("completed") else None,
         }
         standin.log(f"scale in: {result['scale_in']}")
     finally:
@@ -223,14 +250,21 @@ def main() -> int:
     result["ok"] = bool(seconds <= TARGET_REPLACEMENT_SECONDS and result["replacement"]["terminated"]["container_removed"]
                         and scale_in["task_state"] == "success"
                         and scale_in["try_number"] == 1 and scale_in["task_hostname"] == scale_in["host"]
-                        and scale_in["gone_after_task"] and scale_in["instances"] == original)
+                        and scale_in["gone_after_task"] and scale_in["instances"] == original
+                        # the drain: the hook held the instance until the worker had finished the task and completed
+                        # the action itself; a task sent meanwhile ran on another worker of the queue
+                        and scale_in["lifecycle"].get("result") == "CONTINUE" and scale_in["completed_after_task"]
+                        and scale_in["task_during_drain"]["state"] == "success"
+                        and scale_in["task_during_drain"]["hostname"] not in (None, scale_in["host"]))
     out = artifacts_dir("asg")
     (out / "asg-drill.json").write_text(json.dumps(result, indent=2, default=str) + "\n")
     plot(result, out / "asg-drill.png")
     print(f"asg-drill: scale out to first task {result['scale_out']['seconds_to_first_task']} s; replacement to first task "
           f"{seconds} s (target {TARGET_REPLACEMENT_SECONDS}); scale in during a {SCALE_IN_TASK_SECONDS} s task: "
           f"{scale_in['task_state']} on try {scale_in['try_number']}, the instance gone "
-          f"{scale_in['seconds_to_container_gone']} s after the scale-in; "
+          f"{scale_in['seconds_to_container_gone']} s after the scale-in (lifecycle {scale_in['lifecycle'].get('result')} "
+          f"at {scale_in['seconds_to_lifecycle_complete']} s; a task sent during the drain ran on "
+          f"{scale_in['task_during_drain']['hostname']}); "
           f"{'ok' if result['ok'] else 'FAILED'} ({out}/asg-drill.json)")
     return 0 if result["ok"] else 1
 

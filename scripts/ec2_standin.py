@@ -14,8 +14,15 @@ an Auto Scaling group of the lab's cluster a systemd container, the way EC2 woul
   org.airflow-ha.ec2-instance=<instance id>, and the instance is tagged airflow_ha:lab_container=<container> so the
   controller's aws_ec2 inventory reaches it with docker exec (on EC2: SSH to its private address);
 - when the instance is terminated (or gone), its container shuts down as the instance's OS would (docker stop: systemd
-  stops the units; a Celery worker's warm shutdown lets its running tasks finish) and is removed. (On EC2 a pool's
-  scale-in lifecycle hook holds the instance first; moto neither holds it nor has CompleteLifecycleAction.)
+  stops the units; a Celery worker's warm shutdown lets its running tasks finish) and is removed;
+- the lifecycle hook: moto neither holds a terminating instance for its group's scale-in hook nor has
+  CompleteLifecycleAction, and the lab has no instance metadata service. With `run`, a stand-in for both
+  (scripts/metadata_standin.py) listens on AIRFLOW_HA_STANDIN_METADATA_URL; each container reaches it through
+  /etc/airflow-ha/drain.env (AIRFLOW_HA_IMDS_URL, AIRFLOW_HA_AUTOSCALING_ENDPOINT_URL, read by the drain unit). When
+  an instance of a group with a terminating hook goes, this program holds its container as EC2 holds the instance
+  (Terminating:Wait): the instance's target lifecycle state reads "Terminated" until its drain completes the
+  lifecycle action, or the hook's heartbeat timeout passes with no heartbeat; then the container shuts down. What
+  happened is kept in <state dir>/<instance id>/lifecycle.json.
 
 Nothing else is faked: the bootstrap, cloud-init, ansible-core and the collection's roles are the real ones, and the
 instance converges itself with no command from the controller.
@@ -27,7 +34,8 @@ instance converges itself with no command from the controller.
                          each such queue runs on it while the queue's other consumers are paused
 
 Environment: AIRFLOW_HA_AWS_ENDPOINT_URL (moto; refused unless a private or loopback address), AIRFLOW_HA_CLUSTER,
-AIRFLOW_HA_AWS_REGION.
+AIRFLOW_HA_AWS_REGION, AIRFLOW_HA_STANDIN_METADATA_URL (where `run` serves the metadata and lifecycle stand-in; on the
+lab network's gateway, like moto).
 """
 
 from __future__ import annotations
@@ -53,6 +61,7 @@ import requests
 import yaml
 
 from labkit import ROOT, Api, Lab, epoch, group, role_var
+from metadata_standin import MetadataStandin
 
 LABEL = role_var("lab_containers", "defaults", "lab_containers_ec2_instance_label")
 CONTAINER_TAG = "airflow_ha:lab_container"
@@ -61,9 +70,12 @@ ASG_TAG = "aws:autoscaling:groupName"
 STATE = Path(os.environ.get("AIRFLOW_HA_STANDIN_DIR", "/tmp/airflow-ha-ec2-standin"))
 PREFIX = Path(role_var("instance_bootstrap", "defaults", "instance_bootstrap_prefix"))
 STATUS_FILE = "/var/lib/airflow-ha/bootstrap.json"  # roles/instance_bootstrap/files/airflow-ha-bootstrap.py
+DRAIN_UNIT = role_var("instance_bootstrap", "vars", "_instance_bootstrap_drain_unit")
 # A terminated instance's container gets the worker's own stop timeout (its unit's TimeoutStopSec) and a little more.
 STOP_SECONDS = int(role_var("celery_worker", "defaults", "celery_worker_stop_timeout")) + 30
 RETIRING: dict[str, threading.Thread] = {}  # container -> the thread shutting it down
+METADATA: MetadataStandin | None = None  # `run`'s metadata and lifecycle stand-in
+TERMINATING = "autoscaling:EC2_INSTANCE_TERMINATING"
 QUEUES = json.loads((ROOT / "dags" / "airflow_ha_queues.json").read_text())
 
 
@@ -92,6 +104,12 @@ class Cloud:
         kwargs = {"endpoint_url": self.endpoint, "region_name": self.region,
                   "aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
         self.ec2 = boto3.client("ec2", **kwargs)
+        self.autoscaling = boto3.client("autoscaling", **kwargs)
+
+    def terminating_hook(self, group_name: str) -> dict | None:
+        """The group's scale-in lifecycle hook (the drain of a worker pool), if it has one."""
+        hooks = self.autoscaling.describe_lifecycle_hooks(AutoScalingGroupName=group_name)["LifecycleHooks"]
+        return next((h for h in hooks if h["LifecycleTransition"] == TERMINATING), None)
 
     def instances(self) -> dict[str, dict]:
         """instance id -> instance, for the cluster's running Auto Scaling group instances."""
@@ -168,6 +186,20 @@ def seed(instance_id: str, name: str, user_data: str) -> Path:
     return directory
 
 
+def drain_env(instance_id: str) -> Path:
+    """Where the instance's drain finds the metadata service and the lifecycle calls (the stand-in)."""
+    url = os.environ.get("AIRFLOW_HA_STANDIN_METADATA_URL", "")
+    path = STATE / instance_id / "drain.env"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f"AIRFLOW_HA_IMDS_URL={url}/latest\nAIRFLOW_HA_AUTOSCALING_ENDPOINT_URL={url}\n" if url else "")
+    return path
+
+
+def address(name: str) -> str:
+    """The container's address on the lab network (what the metadata stand-in knows its calls by)."""
+    return docker("inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", name).stdout.strip()
+
+
 def start(cloud: Cloud, instance: dict) -> str:
     iid = instance["InstanceId"]
     name = f"{tags(instance)[ASG_TAG]}-{iid}"
@@ -178,6 +210,7 @@ def start(cloud: Cloud, instance: dict) -> str:
             f"{seed(iid, name, cloud.user_data(iid))}:/var/lib/cloud/seed/nocloud:ro",
             f"{credentials()}:/root/.aws:ro",
             f"{collection()}:{PREFIX / 'collections' / collection().relative_to(collection().parents[2])}:ro",
+            f"{drain_env(iid)}:/etc/airflow-ha/drain.env:ro",
         ],
         "labels": {LABEL: iid},
     }
@@ -188,17 +221,58 @@ def start(cloud: Cloud, instance: dict) -> str:
     return name
 
 
-def retire(name: str) -> threading.Thread:
-    """The container of a terminated instance shuts down as the instance's OS would (docker stop: systemd stops its
-    units, a Celery worker with a warm shutdown that lets its running tasks finish within its TimeoutStopSec), then
-    goes. In a thread: a pass does not wait for it."""
+def hold(cloud: Cloud, instance_id: str, name: str) -> dict:
+    """EC2's Terminating:Wait for a group with a scale-in hook: the instance's target lifecycle state reads
+    "Terminated" until its drain completes the action, or until the hook's heartbeat timeout passes with no heartbeat
+    (the hook's default result then ends the hold). What happened, also in <state dir>/<instance id>/lifecycle.json."""
+    group_name = name[: -len(instance_id) - 1]
+    hook = cloud.terminating_hook(group_name) if METADATA else None
+    record = {"instance": instance_id, "container": name, "hook": hook and hook["LifecycleHookName"]}
+    if hook:
+        METADATA.set_state(instance_id, "Terminated")
+        record["held"] = last = time.time()
+        log(f"{name}: held for {hook['LifecycleHookName']} (heartbeat timeout {hook['HeartbeatTimeout']} s)")
+        while not (completed := METADATA.completed(instance_id)):
+            beats = [a["at"] for a in METADATA.actions
+                     if a["Action"] == "RecordLifecycleActionHeartbeat" and a.get("InstanceId") == instance_id]
+            last = max([record["held"], *beats])
+            if time.time() > last + hook["HeartbeatTimeout"]:
+                break
+            time.sleep(1)
+        record.update(heartbeats=len([a for a in METADATA.actions if a["Action"] == "RecordLifecycleActionHeartbeat"
+                                      and a.get("InstanceId") == instance_id]),
+                      completed=completed and completed["at"],
+                      result=completed["LifecycleActionResult"] if completed else f"timeout: {hook['DefaultResult']}")
+        log(f"{name}: hold ended ({record['result']}) after {time.time() - record['held']:.1f} s")
+    (STATE / instance_id).mkdir(parents=True, exist_ok=True)
+    (STATE / instance_id / "lifecycle.json").write_text(json.dumps(record, indent=2) + "\n")
+    return record
+
+
+def retire(cloud: Cloud, instance_id: str, name: str) -> threading.Thread:
+    """The container of a terminated instance is held for its group's lifecycle hook (see hold), then shuts down as
+    the instance's OS would (docker stop: systemd stops its units, a Celery worker with a warm shutdown that lets its
+    running tasks finish within its TimeoutStopSec), then goes. In a thread: a pass does not wait for it."""
     def stop() -> None:
+        try:
+            record = hold(cloud, instance_id, name)
+        except Exception as error:  # noqa: BLE001 (moto gone: shut down without the hold rather than never)
+            log(f"{name}: no hold ({error})")
+            record = {"instance": instance_id, "container": name, "error": str(error)}
         docker("stop", "-t", str(STOP_SECONDS), name, check=False, timeout=STOP_SECONDS + 60)
         docker("rm", "-f", name, check=False)
+        record["removed"] = time.time()
+        (STATE / instance_id / "lifecycle.json").write_text(json.dumps(record, indent=2) + "\n")
         log(f"container {name} shut down and removed")
     thread = threading.Thread(target=stop, name=name)
     thread.start()
     return thread
+
+
+def lifecycle(instance_id: str) -> dict | None:
+    """What the hold of a terminated instance's container recorded (None: not retired yet)."""
+    path = STATE / instance_id / "lifecycle.json"
+    return json.loads(path.read_text()) if path.is_file() else None
 
 
 def sync(cloud: Cloud) -> tuple[list[str], list[str]]:
@@ -208,14 +282,20 @@ def sync(cloud: Cloud) -> tuple[list[str], list[str]]:
     started, retired = [], []
     for iid, name in sorted(existing.items()):
         if iid not in running and not (name in RETIRING and RETIRING[name].is_alive()):
-            RETIRING[name] = retire(name)
+            RETIRING[name] = retire(cloud, iid, name)
             retired.append(name)
             log(f"instance {iid} is gone: container {name} shutting down")
     for iid, instance in sorted(running.items()):
         if iid not in existing:
             name = start(cloud, instance)
             started.append(name)
+            existing[iid] = name
             log(f"instance {iid} ({tags(instance).get('airflow_ha:pool', '?')}): container {name} booting")
+    if METADATA:
+        known = {entry["instance-id"] for entry in METADATA.instances.values()}
+        for iid in sorted(set(running) - known):
+            if ip := address(existing[iid]):
+                METADATA.register(ip, iid)
     return started, retired
 
 
@@ -307,12 +387,19 @@ def worker_queues(instance: dict) -> list[str]:
 
 
 def prove(cloud: Cloud, timeout: float) -> dict:
-    """Each Auto Scaling worker serves each of its pool's queues."""
+    """Each Auto Scaling worker serves each of its pool's queues, and watches for its drain when its group has a
+    scale-in hook."""
     lab = Lab()
     api = Api(lab.api_url, lab.secrets["admin_password"])
     api.wait_dag("sleep_on_queue")
     result = {}
     for _, instance in sorted(cloud.instances().items()):
+        name = tags(instance)[CONTAINER_TAG]
+        if worker_queues(instance) and cloud.terminating_hook(tags(instance)[ASG_TAG]):
+            state = docker("exec", name, "systemctl", "is-active", DRAIN_UNIT, check=False).stdout.strip()
+            if state != "active":
+                raise SystemExit(f"ec2-standin: {name}'s group has a scale-in hook but its {DRAIN_UNIT} is {state}")
+            log(f"{name}: {DRAIN_UNIT} is active")
         for queue in worker_queues(instance):
             serves(lab, api, tags(instance)[CONTAINER_TAG], queue, timeout)
             result.setdefault(tags(instance)[CONTAINER_TAG], []).append(queue)
@@ -346,6 +433,11 @@ def main() -> int:
         for thread in RETIRING.values():
             thread.join()
         return 0
+    global METADATA
+    url = urllib.parse.urlparse(os.environ.get("AIRFLOW_HA_STANDIN_METADATA_URL", ""))
+    if url.hostname:
+        METADATA = MetadataStandin((url.hostname, url.port)).start()
+        log(f"metadata and lifecycle stand-in on {METADATA.url}")
     while True:
         try:
             sync(cloud)

@@ -18,7 +18,10 @@ cd "$(dirname "$0")/.."
 network=$(cd scripts && python3 -c 'from labkit import Lab; print(Lab().network)')
 gateway=$(docker network inspect "$network" -f '{{(index .IPAM.Config 0).Gateway}}' 2>/dev/null) || {
   echo "lab-aws: the lab's network $network does not exist: run make lab first"; exit 1; }
-port=$(python3 -c 'import socket,sys; s=socket.socket(); s.bind((sys.argv[1], 0)); print(s.getsockname()[1])' "$gateway")
+free_port() { python3 -c 'import socket,sys; s=socket.socket(); s.bind((sys.argv[1], 0)); print(s.getsockname()[1])' "$gateway"; }
+port=$(free_port)
+# The EC2 stand-in's metadata service and lifecycle-call stand-in (moto has neither), for the pool's drain.
+export AIRFLOW_HA_STANDIN_METADATA_URL="http://$gateway:$(free_port)"
 moto_server -H "$gateway" -p "$port" > /tmp/airflow-ha-lab-moto.log 2>&1 &
 moto=$!
 standin=
