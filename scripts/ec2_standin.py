@@ -60,14 +60,14 @@ import boto3
 import requests
 import yaml
 
-from labkit import ROOT, Api, Lab, epoch, group, role_var
+from labkit import EC2_STANDIN_STATE, RETIRED_HOME, ROOT, Api, Lab, epoch, group, role_var
 from metadata_standin import MetadataStandin
 
 LABEL = role_var("lab_containers", "defaults", "lab_containers_ec2_instance_label")
 CONTAINER_TAG = "airflow_ha:lab_container"
 IMAGE_TAG = "airflow_ha:lab_image"
 ASG_TAG = "aws:autoscaling:groupName"
-STATE = Path(os.environ.get("AIRFLOW_HA_STANDIN_DIR", "/tmp/airflow-ha-ec2-standin"))
+STATE = EC2_STANDIN_STATE
 PREFIX = Path(role_var("instance_bootstrap", "defaults", "instance_bootstrap_prefix"))
 STATUS_FILE = "/var/lib/airflow-ha/bootstrap.json"  # roles/instance_bootstrap/files/airflow-ha-bootstrap.py
 DRAIN_UNIT = role_var("instance_bootstrap", "vars", "_instance_bootstrap_drain_unit")
@@ -226,7 +226,10 @@ def hold(cloud: Cloud, instance_id: str, name: str) -> dict:
     "Terminated" until its drain completes the action, or until the hook's heartbeat timeout passes with no heartbeat
     (the hook's default result then ends the hold). What happened, also in <state dir>/<instance id>/lifecycle.json."""
     group_name = name[: -len(instance_id) - 1]
-    hook = cloud.terminating_hook(group_name) if METADATA else None
+    # Only an instance whose drain talks to this run's stand-in can complete (one booted under an earlier moto
+    # cannot: nothing holds it).
+    known = METADATA and any(e["instance-id"] == instance_id for e in METADATA.instances.values())
+    hook = cloud.terminating_hook(group_name) if known else None
     record = {"instance": instance_id, "container": name, "hook": hook and hook["LifecycleHookName"]}
     if hook:
         METADATA.set_state(instance_id, "Terminated")
@@ -259,7 +262,10 @@ def retire(cloud: Cloud, instance_id: str, name: str) -> threading.Thread:
         except Exception as error:  # noqa: BLE001 (moto gone: shut down without the hold rather than never)
             log(f"{name}: no hold ({error})")
             record = {"instance": instance_id, "container": name, "error": str(error)}
+        ledgers = docker("exec", name, "sh", "-c", '. /etc/airflow/airflow.env; ls "$AIRFLOW_HOME"/*.jsonl 2>/dev/null',
+                         check=False).stdout.split()
         docker("stop", "-t", str(STOP_SECONDS), name, check=False, timeout=STOP_SECONDS + 60)
+        keep(name, instance_id, ledgers)
         docker("rm", "-f", name, check=False)
         record["removed"] = time.time()
         (STATE / instance_id / "lifecycle.json").write_text(json.dumps(record, indent=2) + "\n")
@@ -267,6 +273,15 @@ def retire(cloud: Cloud, instance_id: str, name: str) -> threading.Thread:
     thread = threading.Thread(target=stop, name=name)
     thread.start()
     return thread
+
+
+def keep(name: str, instance_id: str, paths: list[str]) -> None:
+    """The ledgers the lab's DAGs appended to on a terminated instance (its Airflow home's *.jsonl), copied out of
+    its stopped container before it goes, so the books (Lab.ledger) still count the tasks that ran there."""
+    target = STATE / instance_id / RETIRED_HOME
+    target.mkdir(parents=True, exist_ok=True)
+    for path in paths:
+        docker("cp", f"{name}:{path}", str(target / Path(path).name), check=False)
 
 
 def lifecycle(instance_id: str) -> dict | None:

@@ -26,6 +26,10 @@ ROOT = Path(__file__).resolve().parents[1]
 INVENTORY = ROOT / "inventories" / "lab"
 TERMINAL_TI = {"success", "failed", "upstream_failed", "skipped", "removed"}
 TERMINAL_RUN = {"success", "failed"}
+# The EC2 stand-in's state (scripts/ec2_standin.py): per instance id, its seed and what it left when it terminated,
+# e.g. <instance id>/airflow_home/*.jsonl, the ledgers the lab's DAGs appended to on it (its disk goes with it).
+EC2_STANDIN_STATE = Path(os.environ.get("AIRFLOW_HA_STANDIN_DIR", "/tmp/airflow-ha-ec2-standin"))
+RETIRED_HOME = "airflow_home"
 
 
 def role_var(role: str, kind: str, name: str, hostvars: dict | None = None):
@@ -174,6 +178,9 @@ class Lab:
         for host in self.hosts("worker") + self.ec2_instances():
             text = self.sh(host, f'. /etc/airflow/airflow.env; cat "$AIRFLOW_HOME/{name}" 2>/dev/null || true')
             entries += [json.loads(line) for line in text.splitlines() if line.strip()]
+        # ... and of the stand-in's instances that terminated (kept by the stand-in when it removed their container)
+        for path in sorted(EC2_STANDIN_STATE.glob(f"*/{RETIRED_HOME}/{name}")):
+            entries += [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
         return entries
 
     def airflow_config(self, section: str, key: str) -> str:

@@ -129,3 +129,9 @@ def test_a_group_without_a_hook_is_not_held(metadata):
     record = ec2_standin.hold(Hooked(None), "i-old", "lab-pool-i-old")
     assert record["hook"] is None and "held" not in record
     assert metadata.instances["127.0.0.1"]["state"] == "InService"
+
+
+def test_an_instance_from_an_earlier_run_is_not_held(metadata):
+    """Its drain talks to an earlier stand-in and could never complete: holding it would keep it for the timeout."""
+    record = ec2_standin.hold(Hooked(HOOK), "i-earlier", "lab-pool-i-earlier")
+    assert record["hook"] is None and "held" not in record
