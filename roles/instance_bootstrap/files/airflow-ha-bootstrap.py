@@ -239,9 +239,13 @@ def drain_main():
     return 1 if "error" in status else 0
 
 
-def watch_for_drain(env):
-    """After a successful converge: the drain unit runs from now on, and again after a reboot."""
-    if env.get("AIRFLOW_HA_DRAIN_HOOK"):
+# ansible-playbook options with which a run changes nothing (`airflow-ha-bootstrap --list-hosts`): no drain after it.
+DRY_RUN_OPTIONS = {"--list-hosts", "--list-tasks", "--list-tags", "--syntax-check", "--check", "-C"}
+
+
+def watch_for_drain(env, argv=()):
+    """After a successful converge: the drain unit runs from now on, and again after a reboot. Not after a dry run."""
+    if env.get("AIRFLOW_HA_DRAIN_HOOK") and not DRY_RUN_OPTIONS.intersection(argv):
         done = subprocess.run([SYSTEMCTL, "enable", "--now", DRAIN_UNIT], check=False, capture_output=True, text=True)
         if done.returncode:
             raise BootstrapError(f"converged, but the drain unit did not start: {done.stderr.strip()}")
@@ -270,7 +274,7 @@ def main(argv):
                 print(f"airflow-ha-bootstrap: attempt {attempt}/{attempts}: {' '.join(cmd)}", flush=True)
                 rc = subprocess.run(cmd, env=process_env(env), check=False).returncode
                 if rc == 0:
-                    watch_for_drain(env)
+                    watch_for_drain(env, argv)
                     break
             if attempt < attempts:
                 time.sleep(pause)

@@ -229,7 +229,11 @@ def test_a_converged_pool_instance_starts_its_drain_unit(boot, tmp_path, monkeyp
     monkeypatch.setattr(boot, "SYSTEMCTL", str(systemctl))
     boot.watch_for_drain(boot.read_env((tmp_path / "e").write_text(ENV) and tmp_path / "e"))
     assert not log.exists(), "a group without a drain hook started the drain unit"
-    boot.watch_for_drain(boot.read_env((tmp_path / "e").write_text(DRAIN_ENV) and tmp_path / "e"))
+    # Seen in CI: `airflow-ha-bootstrap --list-hosts` (changes nothing, installs no unit) then tried to start it.
+    for dry_run in (["--list-hosts"], ["--check", "-v"], ["--syntax-check"]):
+        boot.watch_for_drain(boot.read_env((tmp_path / "e").write_text(DRAIN_ENV) and tmp_path / "e"), dry_run)
+        assert not log.exists(), f"a dry run ({dry_run}) started the drain unit"
+    boot.watch_for_drain(boot.read_env(tmp_path / "e"), ["-v"])
     assert log.read_text().splitlines() == [f"enable --now {boot.DRAIN_UNIT}"]
     systemctl.write_text("#!/bin/sh\necho 'Unit airflow-ha-drain.service not found.' >&2\nexit 5\n")
     with pytest.raises(boot.BootstrapError, match="drain unit did not start: Unit airflow-ha-drain.service not found"):
