@@ -15,8 +15,10 @@ copies them to docs/results). Target (issue 16): replacement to its first task <
 the pool's lifecycle hook as on EC2: the stand-in holds the instance's container (moto does not) and its metadata
 stand-in reads "Terminated"; the instance's drain unit stops its worker (Celery's warm shutdown: no new task, the
 running one finishes), then completes the lifecycle action; only then does the container go. The drill checks that
-order, and that a task sent to the queue during the drain runs on another worker of the queue. The lab is not under
-load here.
+order, and that a task sent to the queue during the drain runs on another worker of the queue.
+All three steps run under make chaos's load (chaos_load every --cadence s: short tasks on every queue, the pool's
+included, each recording where it ran in a ledger; a terminated instance's ledger is kept by the stand-in). The
+load's books must be clean: 0 failed, lost, stuck or run twice, every DAG run successful.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from pathlib import Path
 import boto3
 
 import ec2_standin as standin
+from chaos import DAG as LOAD_DAG, LEDGER, Load, books, drain
 from labkit import Api, Lab, artifacts_dir, epoch
 from labkit import group as group_of  # main() names an Auto Scaling group `group`
 
@@ -98,12 +101,28 @@ def arrival(cloud: standin.Cloud, group: str, before: set[str], since: float, ti
             "paused_consumers": served["paused_consumers"]}
 
 
-def start_task_on(lab: Lab, api: Api, host: str, queue: str, seconds: int, timeout: float) -> tuple[str, str]:
-    """A `seconds`-long task of `queue` running on `host`. (run id, task id)"""
-    run_id, ti, _ = standin.sleep_task(lab, api, host, queue, seconds, {"running"}, timeout)
-    if ti["state"] != "running" or ti.get("hostname") != host:
-        raise SystemExit(f"asg-drill: {ti.get('task_id')} is {ti['state']} on {ti.get('hostname')}, not running on {host}")
-    return run_id, ti["task_id"]
+def start_task_on(lab: Lab, api: Api, host: str, queue: str, seconds: int, timeout: float,
+                  attempts: int = 3) -> tuple[str, str]:
+    """A `seconds`-long task of `queue` running on `host`. (run id, task id) Under load, a worker that was taking
+    a message as its consumer was paused can still take this one: then another try (that task runs where it is)."""
+    for attempt in range(1, attempts + 1):
+        run_id, ti, _ = standin.sleep_task(lab, api, host, queue, seconds, {"running"}, timeout)
+        if ti["state"] == "running" and ti.get("hostname") == host:
+            return run_id, ti["task_id"]
+        standin.log(f"try {attempt}: {ti.get('task_id')} is {ti['state']} on {ti.get('hostname')}, not running on {host}")
+    raise SystemExit(f"asg-drill: no {queue} task ran on {host} in {attempts} tries")
+
+
+def load_books(lab: Lab, api: Api, load: Load, cadence: float, group_name: str) -> dict:
+    """The load's books once every run has ended, and how many of its tasks ran on the pool's instances (the
+    current ones and the terminated ones: the stand-in names their containers <group>-<instance id>)."""
+    run_ids = [run_id for _, run_id in load.runs]
+    stuck = drain(api, run_ids, timeout=300)
+    tis = [ti for run_id in run_ids for ti in api.task_instances(LOAD_DAG, run_id)]
+    runs = [api.run(LOAD_DAG, run_id) for run_id in run_ids]
+    return {"cadence_s": cadence, "runs": len(run_ids), "trigger_errors": len(load.errors),
+            "on_pool_instances": sum((ti.get("hostname") or "").startswith(f"{group_name}-") for ti in tis),
+            "books": books(tis, runs, lab.ledger(LEDGER), stuck)}
 
 
 def wait_task(api: Api, run_id: str, task_id: str, timeout: float) -> dict:
@@ -149,6 +168,7 @@ def plot(result: dict, path: Path) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--timeout", type=float, default=600)
+    parser.add_argument("--cadence", type=float, default=5.0, help="seconds between chaos_load runs (the load)")
     args = parser.parse_args()
     cloud = standin.Cloud()
     autoscaling = boto3.client("autoscaling", endpoint_url=cloud.endpoint, region_name=cloud.region,
@@ -171,9 +191,12 @@ def main() -> int:
     lab = Lab()
     api = Api(lab.api_url, lab.secrets["admin_password"])
     api.wait_dag("sleep_on_queue")
+    api.wait_dag(LOAD_DAG)
     sampler = Sampler(cloud, autoscaling, name, queue, lab)
+    load = Load(lab, args.cadence)
     started = time.time()
     sampler.start()
+    load.start()
     events: dict[str, float] = {}
     result: dict = {"group": name, "queue": queue, "started": started, "events": events}
     try:
@@ -240,10 +263,13 @@ def main() -> int:
         }
         standin.log(f"scale in: {result['scale_in']}")
     finally:
+        load.halt.set()
         time.sleep(6)
         sampler.halt.set()
         sampler.join()
         result["samples"] = sampler.samples
+    result["load"] = load_books(lab, api, load, args.cadence, name)
+    standin.log(f"load: {result['load']}")
     seconds = result["replacement"]["seconds_to_first_task"]
     result["target_replacement_seconds"] = TARGET_REPLACEMENT_SECONDS
     scale_in = result["scale_in"]
@@ -255,7 +281,8 @@ def main() -> int:
                         # the action itself; a task sent meanwhile ran on another worker of the queue
                         and scale_in["lifecycle"].get("result") == "CONTINUE" and scale_in["completed_after_task"]
                         and scale_in["task_during_drain"]["state"] == "success"
-                        and scale_in["task_during_drain"]["hostname"] not in (None, scale_in["host"]))
+                        and scale_in["task_during_drain"]["hostname"] not in (None, scale_in["host"])
+                        and result["load"]["books"]["ok"])
     out = artifacts_dir("asg")
     (out / "asg-drill.json").write_text(json.dumps(result, indent=2, default=str) + "\n")
     plot(result, out / "asg-drill.png")
@@ -264,7 +291,7 @@ def main() -> int:
           f"{scale_in['task_state']} on try {scale_in['try_number']}, the instance gone "
           f"{scale_in['seconds_to_container_gone']} s after the scale-in (lifecycle {scale_in['lifecycle'].get('result')} "
           f"at {scale_in['seconds_to_lifecycle_complete']} s; a task sent during the drain ran on "
-          f"{scale_in['task_during_drain']['hostname']}); "
+          f"{scale_in['task_during_drain']['hostname']}); under load, books {result['load']['books']}; "
           f"{'ok' if result['ok'] else 'FAILED'} ({out}/asg-drill.json)")
     return 0 if result["ok"] else 1
 

@@ -342,12 +342,28 @@ def flower(lab: Lab, method: str, path: str, **kwargs) -> requests.Response:
     return response
 
 
-def consumers(lab: Lab, queue: str) -> dict[str, str]:
+def consumers(lab: Lab, queue: str, online_only: bool = True) -> dict[str, str]:
     """Celery hostname -> host of each online worker consuming `queue`, as Flower sees them. (Flower keeps the
-    workers it saw once, a terminated instance's too: only the online ones count.)"""
+    workers it saw once, a terminated instance's too: only the online ones count.) online_only=False: also those
+    Flower lists as offline whose host is still there (a busy worker's heartbeat can come late under load)."""
     online = flower(lab, "GET", "/api/workers", params={"status": "true"}).json()
+    alive = set(lab.hosts("worker")) | set(containers().values())
     return {w: w.split("@", 1)[1] for w, info in flower(lab, "GET", "/api/workers", params={"refresh": 1}).json().items()
-            if online.get(w) and queue in [q["name"] for q in info.get("active_queues") or []]}
+            if (online.get(w) or (not online_only and w.split("@", 1)[1] in alive))
+            and queue in [q["name"] for q in info.get("active_queues") or []]}
+
+
+def consumer(lab: Lab, action: str, worker: str, queue: str, attempts: int = 3) -> None:
+    """Flower's cancel-consumer / add-consumer for one worker, retried: the broadcast waits 1 s for the worker's
+    reply, which a busy worker can miss."""
+    for attempt in range(1, attempts + 1):
+        try:
+            flower(lab, "POST", f"/api/worker/queue/{action}/{worker}", data={"queue": queue})
+            return
+        except requests.RequestException:
+            if attempt == attempts:
+                raise
+            time.sleep(2)
 
 
 def sleep_task(lab: Lab, api: Api, host: str, queue: str, seconds: int, until: set[str],
@@ -358,11 +374,11 @@ def sleep_task(lab: Lab, api: Api, host: str, queue: str, seconds: int, until: s
     key = {q: k for k, q in QUEUES.items()}.get(queue)
     if key is None:
         raise SystemExit(f"ec2-standin: queue {queue} of {host} is not in dags/airflow_ha_queues.json")
-    others = [w for w, h in consumers(lab, queue).items() if h != host]
+    others = [w for w, h in consumers(lab, queue, online_only=False).items() if h != host]
     deadline = time.time() + timeout
     try:
         for worker in others:
-            flower(lab, "POST", f"/api/worker/queue/cancel-consumer/{worker}", data={"queue": queue})
+            consumer(lab, "cancel-consumer", worker, queue)
         run_id = api.trigger("sleep_on_queue", {"queue": key, "seconds": seconds})
         while True:
             ti = next((t for t in api.task_instances("sleep_on_queue", run_id) if t["task_id"] == f"sleep_{key}"),
@@ -374,7 +390,7 @@ def sleep_task(lab: Lab, api: Api, host: str, queue: str, seconds: int, until: s
             time.sleep(1)
     finally:
         for worker in others:
-            flower(lab, "POST", f"/api/worker/queue/add-consumer/{worker}", data={"queue": queue})
+            consumer(lab, "add-consumer", worker, queue)
 
 
 def serves(lab: Lab, api: Api, host: str, queue: str, timeout: float) -> dict:
