@@ -19,12 +19,17 @@ order, and that a task sent to the queue during the drain runs on another worker
 All three steps run under make chaos's load (chaos_load every --cadence s: short tasks on every queue, the pool's
 included, each recording where it ran in a ledger; a terminated instance's ledger is kept by the stand-in). The
 load's books must be clean: 0 failed, lost, stuck or run twice, every DAG run successful.
+After all that, site.yml runs again over the aws_ec2 inventory (the arguments make lab-aws used): it must report
+changed=0 on every host, the pool's replacement included.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import shlex
+import subprocess
 import sys
 import threading
 import time
@@ -34,7 +39,8 @@ import boto3
 
 import ec2_standin as standin
 from chaos import DAG as LOAD_DAG, LEDGER, Load, books, drain
-from labkit import Api, Lab, artifacts_dir, epoch
+from converge_checks import recap
+from labkit import ROOT, Api, Lab, artifacts_dir, epoch
 from labkit import group as group_of  # main() names an Auto Scaling group `group`
 
 TARGET_REPLACEMENT_SECONDS = 180
@@ -123,6 +129,23 @@ def load_books(lab: Lab, api: Api, load: Load, cadence: float, group_name: str) 
     return {"cadence_s": cadence, "runs": len(run_ids), "trigger_errors": len(load.errors),
             "on_pool_instances": sum((ti.get("hostname") or "").startswith(f"{group_name}-") for ti in tis),
             "books": books(tis, runs, lab.ledger(LEDGER), stuck)}
+
+
+def reconverge(cloud: standin.Cloud, group_name: str, out: Path) -> dict:
+    """site.yml once more over the aws_ec2 inventory, as make lab-aws ran it (its arguments in
+    AIRFLOW_HA_LAB_AWS_SITE_ARGS): changed=0 and no failure on every host, the pool's current instances among them."""
+    command = shlex.split(os.environ.get("AIRFLOW_HA_LAB_AWS_SITE_ARGS", ""))
+    if not command:
+        raise SystemExit("asg-drill: AIRFLOW_HA_LAB_AWS_SITE_ARGS is not set: run it through make asg-drill")
+    started = time.time()
+    run = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
+    (out / "reconverge.log").write_text(run.stdout + run.stderr)
+    hosts = recap(run.stdout)
+    pool = sorted(standin.tags(i)[standin.CONTAINER_TAG] for i in group_instances(cloud, group_name).values())
+    return {"rc": run.returncode, "seconds": round(time.time() - started, 1), "hosts": len(hosts), "pool_hosts": pool,
+            "not_at_rest": {h: r for h, r in hosts.items() if r["changed"] or r["failed"] or r["unreachable"]},
+            "ok": run.returncode == 0 and bool(pool) and set(pool) <= set(hosts)
+            and not any(r["changed"] or r["failed"] or r["unreachable"] for r in hosts.values())}
 
 
 def wait_task(api: Api, run_id: str, task_id: str, timeout: float) -> dict:
@@ -270,6 +293,9 @@ def main() -> int:
         result["samples"] = sampler.samples
     result["load"] = load_books(lab, api, load, args.cadence, name)
     standin.log(f"load: {result['load']}")
+    out = artifacts_dir("asg")
+    result["reconverge"] = reconverge(cloud, name, out)
+    standin.log(f"site.yml again: {result['reconverge']}")
     seconds = result["replacement"]["seconds_to_first_task"]
     result["target_replacement_seconds"] = TARGET_REPLACEMENT_SECONDS
     scale_in = result["scale_in"]
@@ -282,8 +308,7 @@ def main() -> int:
                         and scale_in["lifecycle"].get("result") == "CONTINUE" and scale_in["completed_after_task"]
                         and scale_in["task_during_drain"]["state"] == "success"
                         and scale_in["task_during_drain"]["hostname"] not in (None, scale_in["host"])
-                        and result["load"]["books"]["ok"])
-    out = artifacts_dir("asg")
+                        and result["load"]["books"]["ok"] and result["reconverge"]["ok"])
     (out / "asg-drill.json").write_text(json.dumps(result, indent=2, default=str) + "\n")
     plot(result, out / "asg-drill.png")
     print(f"asg-drill: scale out to first task {result['scale_out']['seconds_to_first_task']} s; replacement to first task "
@@ -291,7 +316,9 @@ def main() -> int:
           f"{scale_in['task_state']} on try {scale_in['try_number']}, the instance gone "
           f"{scale_in['seconds_to_container_gone']} s after the scale-in (lifecycle {scale_in['lifecycle'].get('result')} "
           f"at {scale_in['seconds_to_lifecycle_complete']} s; a task sent during the drain ran on "
-          f"{scale_in['task_during_drain']['hostname']}); under load, books {result['load']['books']}; "
+          f"{scale_in['task_during_drain']['hostname']}); under load, books {result['load']['books']}; site.yml again "
+          f"over the aws_ec2 inventory: {result['reconverge']['hosts']} hosts, not at rest "
+          f"{result['reconverge']['not_at_rest'] or 'none'} ({result['reconverge']['seconds']} s); "
           f"{'ok' if result['ok'] else 'FAILED'} ({out}/asg-drill.json)")
     return 0 if result["ok"] else 1
 

@@ -41,12 +41,13 @@ echo "lab-aws: the pool's instances booted and configured themselves in $(( $(da
 echo "lab-aws: the aws_ec2 inventory's groups"
 ansible-inventory -i inventories/aws_ec2.yml --graph
 start=$(date +%s)
-ansible-playbook -i inventories/aws_ec2.yml "${vars[@]}" playbooks/site.yml | tee /tmp/airflow-ha-lab-aws-site.log
+site=(ansible-playbook -i inventories/aws_ec2.yml "${vars[@]}" playbooks/site.yml)
+"${site[@]}" | tee /tmp/airflow-ha-lab-aws-site.log
 echo "lab-aws: site.yml through the aws_ec2 inventory took $(( $(date +%s) - start )) s"
 python3 scripts/ec2_standin.py prove --timeout 300
 ansible-playbook -i inventories/aws_ec2.yml "${vars[@]}" playbooks/lab_summary.yml
 # A drill that needs moto and the stand-in (make asg-drill: scripts/asg_drill.py) runs last, while both still run.
 if [ $# -gt 0 ]; then
   echo "lab-aws: then $*"
-  "$@"
+  AIRFLOW_HA_LAB_AWS_SITE_ARGS="${site[*]@Q}" "$@"
 fi
