@@ -7,8 +7,9 @@ worker pool of the lab's cluster:
   2. terminate the oldest instance through the Auto Scaling API without decrementing the desired capacity (what an
      unhealthy instance or a lost host amounts to): the group launches a replacement; the same seconds, from the
      termination; the terminated instance's container is gone;
-  3. scale in by the instance that runs a 60 s task (terminated through the Auto Scaling API, decrementing the
-     desired capacity): the task must succeed on its first try on that instance, and the instance go after it.
+  3. scale in by the instance that runs a 60 s task (step 1's instance, terminated through the Auto Scaling API,
+     decrementing the desired capacity): the task must succeed on its first try on that instance, and the instance
+     go after it.
 A sampler records the desired capacity, the group's instances, the containers that finished their bootstrap and the
 workers Flower lists online on the queue every 3 s. JSON and a PNG timeline go to artifacts/asg (make asg-drill
 copies them to docs/results). Target (issue 16): replacement to its first task <= 180 s. The scale-in goes through
@@ -245,9 +246,8 @@ def main() -> int:
         standin.log(f"replacement: {result['replacement']}")
 
         # Scale in by the instance that runs a 60 s task: the task must succeed on its first try, then the
-        # instance goes.
-        instances = group_instances(cloud, name)
-        victim = max(instances, key=lambda iid: instances[iid]["LaunchTime"])
+        # instance goes. The scale-out's instance: the replacement stays, for the last site.yml.
+        victim = result["scale_out"]["instance"]
         host = standin.containers()[victim]
         run_id, task_id = start_task_on(lab, api, host, queue, SCALE_IN_TASK_SECONDS, args.timeout)
         autoscaling.terminate_instance_in_auto_scaling_group(InstanceId=victim, ShouldDecrementDesiredCapacity=True)
@@ -308,7 +308,8 @@ def main() -> int:
                         and scale_in["lifecycle"].get("result") == "CONTINUE" and scale_in["completed_after_task"]
                         and scale_in["task_during_drain"]["state"] == "success"
                         and scale_in["task_during_drain"]["hostname"] not in (None, scale_in["host"])
-                        and result["load"]["books"]["ok"] and result["reconverge"]["ok"])
+                        and result["load"]["books"]["ok"] and result["reconverge"]["ok"]
+                        and result["replacement"]["host"] in result["reconverge"]["pool_hosts"])
     (out / "asg-drill.json").write_text(json.dumps(result, indent=2, default=str) + "\n")
     plot(result, out / "asg-drill.png")
     print(f"asg-drill: scale out to first task {result['scale_out']['seconds_to_first_task']} s; replacement to first task "
