@@ -143,10 +143,10 @@ def reconverge(cloud: standin.Cloud, group_name: str, out: Path) -> dict:
     (out / "reconverge.log").write_text(run.stdout + run.stderr)
     hosts = recap(run.stdout)
     pool = sorted(standin.tags(i)[standin.CONTAINER_TAG] for i in group_instances(cloud, group_name).values())
+    not_at_rest = {h: r for h, r in hosts.items() if r["changed"] or r["failed"] or r["unreachable"]}
     return {"rc": run.returncode, "seconds": round(time.time() - started, 1), "hosts": len(hosts), "pool_hosts": pool,
-            "not_at_rest": {h: r for h, r in hosts.items() if r["changed"] or r["failed"] or r["unreachable"]},
-            "ok": run.returncode == 0 and bool(pool) and set(pool) <= set(hosts)
-            and not any(r["changed"] or r["failed"] or r["unreachable"] for r in hosts.values())}
+            "not_at_rest": not_at_rest,
+            "ok": run.returncode == 0 and bool(pool) and set(pool) <= set(hosts) and not not_at_rest}
 
 
 def wait_task(api: Api, run_id: str, task_id: str, timeout: float) -> dict:
