@@ -39,7 +39,7 @@ from pathlib import Path
 import boto3
 
 import ec2_standin as standin
-from chaos import DAG as LOAD_DAG, LEDGER, Load, books, drain
+from chaos import DAG as LOAD_DAG, LEDGER, Load, books
 from converge_checks import recap
 from labkit import ROOT, Api, Lab, artifacts_dir, epoch
 from labkit import group as group_of  # main() names an Auto Scaling group `group`
@@ -120,14 +120,11 @@ def start_task_on(lab: Lab, api: Api, host: str, queue: str, seconds: int, timeo
     raise SystemExit(f"asg-drill: no {queue} task ran on {host} in {attempts} tries")
 
 
-def load_books(lab: Lab, api: Api, load: Load, cadence: float, group_name: str) -> dict:
+def load_books(lab: Lab, load: Load, group_name: str) -> dict:
     """The load's books once every run has ended, and how many of its tasks ran on the pool's instances (the
     current ones and the terminated ones: the stand-in names their containers <group>-<instance id>)."""
-    run_ids = [run_id for _, run_id in load.runs]
-    stuck = drain(api, run_ids, timeout=300)
-    tis = [ti for run_id in run_ids for ti in api.task_instances(LOAD_DAG, run_id)]
-    runs = [api.run(LOAD_DAG, run_id) for run_id in run_ids]
-    return {"cadence_s": cadence, "runs": len(run_ids), "trigger_errors": len(load.errors),
+    tis, runs, stuck = load.settle()
+    return {"cadence_s": load.cadence, "runs": len(runs), "trigger_errors": len(load.errors),
             "on_pool_instances": sum((ti.get("hostname") or "").startswith(f"{group_name}-") for ti in tis),
             "books": books(tis, runs, lab.ledger(LEDGER), stuck)}
 
@@ -291,7 +288,7 @@ def main() -> int:
         sampler.halt.set()
         sampler.join()
         result["samples"] = sampler.samples
-    result["load"] = load_books(lab, api, load, args.cadence, name)
+    result["load"] = load_books(lab, load, name)
     standin.log(f"load: {result['load']}")
     out = artifacts_dir("asg")
     result["reconverge"] = reconverge(cloud, name, out)

@@ -168,6 +168,14 @@ class Load(threading.Thread):
                 self.errors.append((started, str(error)[:200]))
             self.halt.wait(max(0.0, self.cadence - (time.time() - started)))
 
+    def settle(self, timeout: float = 300) -> tuple[list[dict], list[dict], set[tuple]]:
+        """Once every run this load triggered has ended (or `timeout` has passed): their task instances, the runs,
+        and the keys of the task instances still unfinished (what books() takes besides the ledger)."""
+        run_ids = [run_id for _, run_id in self.runs]
+        stuck = drain(self.api, run_ids, timeout)
+        tis = [ti for run_id in run_ids for ti in self.api.task_instances(DAG, run_id)]
+        return tis, [self.api.run(DAG, run_id) for run_id in run_ids], stuck
+
 
 class Probe(threading.Thread):
     """GET /api/v2/monitor/health through the load balancer every 0.2 s."""

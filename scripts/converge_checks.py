@@ -40,7 +40,7 @@ from pathlib import Path
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from chaos import DAG, LEDGER, Load, books, drain, ti_key  # noqa: E402
+from chaos import DAG, LEDGER, Load, books, ti_key  # noqa: E402
 from labkit import API_SERVER_UNIT, INVENTORY, ROOT, SCHEDULER_UNIT, WORKER_UNIT, Api, Lab, artifacts_dir, group  # noqa: E402
 
 SITE = ROOT / "playbooks" / "site.yml"
@@ -184,9 +184,7 @@ class Checks:
         load.halt.set()
         sampler.halt.set()
         sampler.join()
-        stuck = drain(api, [run_id for _, run_id in load.runs], timeout=300)
-        tis = [ti for _, run_id in load.runs for ti in api.task_instances(DAG, run_id)]
-        runs = [api.run(DAG, run_id) for _, run_id in load.runs]
+        tis, runs, stuck = load.settle()
         ledger = self.lab.ledger(LEDGER)
         counts = books(tis, runs, ledger, stuck)
         starts_after = self.start_times(units)

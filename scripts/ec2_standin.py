@@ -347,9 +347,9 @@ def consumers(lab: Lab, queue: str, online_only: bool = True) -> dict[str, str]:
     workers it saw once, a terminated instance's too: only the online ones count.) online_only=False: also those
     Flower lists as offline whose host is still there (a busy worker's heartbeat can come late under load)."""
     online = flower(lab, "GET", "/api/workers", params={"status": "true"}).json()
-    alive = set(lab.hosts("worker")) | set(containers().values())
+    alive = set() if online_only else set(lab.hosts("worker")) | set(containers().values())
     return {w: w.split("@", 1)[1] for w, info in flower(lab, "GET", "/api/workers", params={"refresh": 1}).json().items()
-            if (online.get(w) or (not online_only and w.split("@", 1)[1] in alive))
+            if (online.get(w) or w.split("@", 1)[1] in alive)
             and queue in [q["name"] for q in info.get("active_queues") or []]}
 
 
