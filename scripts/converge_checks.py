@@ -11,6 +11,10 @@ figures, never judged: speed targets live in `make bench`.
   bad_input   a duplicate queue in one worker host's celery_worker_queues (an inventory overlay):
               the run fails in the validation play, before any other play starts, changed=0
               everywhere, and the error names the variable and the host
+  clock       every host's chrony tracks the lab's time server (the load balancer's host) with a normal leap
+              status; then one worker host's Python reads its clock 30 s behind (libfaketime, installed for the
+              check and removed after): the run fails in the validation play, changed=0 everywhere, and the
+              error names the host and time_sync_max_offset
   recreate    that worker's container removed and created again from its image (a new, blank host
               with a new address): --limit <host> converges it back (its worker answers the broker
               with its queues), and a second --limit run reports changed=0
@@ -21,7 +25,7 @@ figures, never judged: speed targets live in `make bench`.
               airflow.cfg: run it last (test-lab runs it after lab-aws), and re-converge without the
               overlay (make lab) to undo it.
 
-Usage: converge_checks.py [--checks noop,tags,limit,bad_input,recreate] [--json PATH]
+Usage: converge_checks.py [--checks noop,tags,limit,bad_input,clock,recreate] [--json PATH]
 """
 
 from __future__ import annotations
@@ -45,7 +49,9 @@ from labkit import API_SERVER_UNIT, INVENTORY, ROOT, SCHEDULER_UNIT, WORKER_UNIT
 
 SITE = ROOT / "playbooks" / "site.yml"
 RECAP = re.compile(r"^(\S+)\s+: ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
-ALL_CHECKS = "noop,tags,limit,bad_input,recreate"
+ALL_CHECKS = "noop,tags,limit,bad_input,clock,recreate"
+# The clock a host's Python is given in the clock check (libfaketime's relative offset).
+CLOCK_SKEW = "-30s"
 
 
 def recap(output: str) -> dict[str, dict[str, int]]:
@@ -110,11 +116,13 @@ class Checks:
         host, _ = self.worker_host()
         self.results["limit"] = self.expect_no_change("limit", "--limit", host)
 
-    def check_bad_input(self) -> None:
-        host, queue = self.worker_host()
+    def refused(self, name: str, host: str, hostvars: dict, error: str) -> tuple[dict, list[str]]:
+        """site.yml with an inventory overlay of host's variables: the problems, if the validation play did not
+        refuse exactly that host, before any other play started and with no change anywhere, with an error
+        matching `error`."""
         with tempfile.NamedTemporaryFile("w", suffix=".yml", delete=False) as overlay:
-            yaml.safe_dump({"all": {"hosts": {host: {"celery_worker_queues": [queue, queue]}}}}, overlay)
-        run = self.site("bad-input", inventories=(overlay.name,))
+            yaml.safe_dump({"all": {"hosts": {host: hostvars}}}, overlay)
+        run = self.site(name, inventories=(overlay.name,))
         Path(overlay.name).unlink()
         plays = plays_started(run["output"])
         changed = {h: r["changed"] for h, r in run["recap"].items() if r["changed"]}
@@ -128,12 +136,54 @@ class Checks:
             problems.append(f"changed: {changed}")
         if failed != [host]:
             problems.append(f"failed hosts {failed}, expected [{host}]")
-        if not re.search(rf"{re.escape(host)}.*celery_worker_queues|celery_worker_queues.*{re.escape(host)}", run["output"]):
-            problems.append("the error does not name celery_worker_queues and the host")
+        if not re.search(error, run["output"]):
+            problems.append(f"no error matching {error!r}")
+        return run, problems
+
+    def check_bad_input(self) -> None:
+        host, queue = self.worker_host()
+        run, problems = self.refused("bad-input", host, {"celery_worker_queues": [queue, queue]},
+                                     rf"{re.escape(host)}.*celery_worker_queues|celery_worker_queues.*{re.escape(host)}")
         ok = not problems
         self.log(f"bad_input: {'ok' if ok else 'FAILED'}: duplicate queue on {host} refused by the validation play "
                  f"in {run['seconds']} s{'' if ok else ': ' + '; '.join(problems)}")
         self.results["bad_input"] = {"ok": ok, "seconds": run["seconds"], "host": host, "problems": problems}
+
+    def check_clock(self) -> None:
+        # 1. Every host tracks the lab's time server (chronyc -c tracking: reference address, ..., leap status).
+        server = self.lab.hosts("loadbalancer")[0]
+        server_address = self.lab.sh(server, "hostname -I").split()[0]
+        tracking = {}
+        for host in self.lab.groups["all"]:
+            fields = self.lab.sh(host, "chronyc -n -c tracking", check=False).split(",")
+            tracking[host] = {"reference": fields[1] if len(fields) > 13 else None,
+                              "stratum": int(fields[2]) if len(fields) > 13 else None,
+                              "leap": fields[13] if len(fields) > 13 else None}
+        unsynced = {h: t for h, t in tracking.items() if t["leap"] != "Normal"
+                    or (h != server and t["reference"] != server_address)}
+        # 2. A host whose clock reads 30 s behind is refused before anything changes.
+        host, _ = self.worker_host()
+        # The host's Python, started under libfaketime by a wrapper (an interpreter must be one path).
+        python = "/usr/local/bin/python3-skewed"
+        self.lab.sh(host, "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "
+                          "--no-install-recommends libfaketime >/dev/null && "
+                          "library=$(dpkg -L libfaketime | grep '/libfaketime.so.1$') && "
+                          f"printf '#!/bin/sh\\nLD_PRELOAD=%s FAKETIME={CLOCK_SKEW} exec /usr/bin/python3 \"$@\"\\n' "
+                          f"\"$library\" > {python} && chmod 0755 {python}", timeout=300)
+        try:
+            run, problems = self.refused(
+                "clock", host, {"ansible_python_interpreter": python},
+                rf"clock of {re.escape(host)} is [0-9.]+ s behind.*time_sync_max_offset")
+        finally:
+            self.lab.sh(host, f"rm -f {python}; apt-get purge -y -qq libfaketime >/dev/null", check=False)
+        if unsynced:
+            problems.append(f"hosts not tracking {server} ({server_address}): {unsynced}")
+        ok = not problems
+        self.log(f"clock: {'ok' if ok else 'FAILED'}: {len(tracking) - len(unsynced)}/{len(tracking)} hosts track "
+                 f"{server}; {host} {CLOCK_SKEW} refused by the validation play in {run['seconds']} s"
+                 f"{'' if ok else ': ' + '; '.join(problems)}")
+        self.results["clock"] = {"ok": ok, "server": server, "tracking": tracking, "host": host, "skew": CLOCK_SKEW,
+                                 "seconds": run["seconds"], "problems": problems}
 
     def check_recreate(self) -> None:
         host, queue = self.worker_host()

@@ -4,7 +4,8 @@
 #      worker of its queue (asserted by playbooks/lab_summary.yml);
 #   2. the converge checks on that lab (scripts/converge_checks.py): --tags airflow_worker, --tags broker
 #      and --limit <worker> each changed=0; a bad input on one worker refused by the validation play before
-#      anything changes; a worker container recreated and converged back with --limit;
+#      anything changes; every host's chrony tracking the lab's time server, and a worker whose clock reads 30 s
+#      behind refused by the validation play; a worker container recreated and converged back with --limit;
 #   3. make lab-aws: site.yml again, through inventories/aws_ec2.yml (tagged instances on moto mapped to
 #      the same containers), after a worker pool's Auto Scaling instance was booted by the EC2 stand-in and
 #      configured itself (cloud-init, airflow-ha-bootstrap): every host, that instance included, must report
@@ -47,7 +48,7 @@ fi
 stage clean make --no-print-directory lab-down
 stage lab-first make --no-print-directory lab
 grep -h "task | host" "$log/lab-first.log" | sed 's/^ *"/  /; s/",$//'
-stage converge python3 scripts/converge_checks.py --log-dir "$log" --checks tags,limit,bad_input,recreate
+stage converge python3 scripts/converge_checks.py --log-dir "$log" --checks tags,limit,bad_input,clock,recreate
 grep -h "^converge:" "$log/converge.log" | sed 's/^/  /'
 stage lab-aws make --no-print-directory lab-aws
 if [ "$fail" = 0 ]; then

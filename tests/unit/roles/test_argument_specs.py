@@ -64,6 +64,7 @@ PREFLIGHT_ONLY = {
     "metadata_db: metadata_db_client_groups": "the groups whose hosts must be allowed to connect",
     "rabbitmq_aws_peer_discovery: rabbitmq_aws_peer_discovery_allow_even_cluster": "lifts the odd-size check",
     "webserver: webserver_auth_manager": "checked against the auth manager airflow_config selects",
+    "time_sync: time_sync_max_offset": "the bound of the clock check against the controller's clock",
 }
 
 
