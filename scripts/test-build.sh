@@ -5,11 +5,19 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 work=$(mktemp -d /tmp/airflow-ha-build.XXXXXX)
-trap 'rm -rf "$work"' EXIT
+# An inventory with generated secrets next to this tree's (as after make lab, or a user's own): the build must
+# leave every .secrets folder out (galaxy.yml build_ignore).
+planted=inventories/.build-test.$$
+trap 'rm -rf "$work" "$planted"' EXIT
+mkdir -p "$planted/.secrets" && echo "planted: true" > "$planted/.secrets/airflow_ha_secrets.yml"
 
 ansible-galaxy collection build --force --output-path "$work/dist" . >/dev/null
 tarball=$(ls "$work"/dist/airflow_ha-cluster-*.tar.gz)
 echo "build: $(basename "$tarball") ($(du -h "$tarball" | cut -f1))"
+if tar -tzf "$tarball" | grep -E '(^|/)\.secrets(/|$)'; then
+  echo "build: FAILED: the tarball holds the secrets files above (galaxy.yml build_ignore)"; exit 1
+fi
+echo "build: no .secrets folder in the tarball (one was planted in $planted)"
 # Dependencies come bundled with the ansible package (Galaxy is unreachable): --no-deps.
 ansible-galaxy collection install --force --no-deps -p "$work/collections" "$tarball" >/dev/null 2>&1
 
