@@ -348,6 +348,12 @@ def test_provision_first_run_creates(env, client, ami, secrets):
     assert len(resources["subnets"]) == len(CLUSTER["aws_provision_subnets"])
     assert len(resources["db_instances"]) == 1 and len(resources["file_systems"]) == 1
     assert len(resources["load_balancing"]) == 2
+    # IMDSv2 only on the instances the role launches itself (an Auto Scaling group's come from its launch template,
+    # whose MetadataOptions the next test checks: moto does not carry them over to the instances it launches).
+    described = [i for r in client("ec2").describe_instances(InstanceIds=resources["instances"])["Reservations"] for i in r["Instances"]
+                 if "aws:autoscaling:groupName" not in {t["Key"] for t in i.get("Tags", [])}]
+    tokens = {i["InstanceId"]: i.get("MetadataOptions", {}).get("HttpTokens") for i in described}
+    assert len(tokens) == len(CLUSTER["aws_provision_instances"]) and set(tokens.values()) == {"required"}, f"IMDSv2 only: {tokens}"
 
     db = client("rds").describe_db_instances(DBInstanceIdentifier=f"{CLUSTER_NAME}-metadata")["DBInstances"][0]
     assert db["MultiAZ"] and db["StorageEncrypted"] and db["DeletionProtection"]
@@ -657,7 +663,8 @@ def test_bootstrap_lists_the_instance_in_its_own_plays(env, client, tmp_path):
         mine = sorted(play for play, hosts in plays.items() if hosts)
         assert all(hosts == [host] for hosts in plays.values() if hosts), plays
         component = "Workers | Celery workers on their queues (rolling restarts)" if name.endswith("burst") else "Broker | RabbitMQ cluster with quorum queues"
-        assert component in mine and len(mine) == (3 if name.endswith("burst") else 2), mine  # + validation (+ airflow_common)
+        # + validation and time sync (+ airflow_common)
+        assert component in mine and len(mine) == (4 if name.endswith("burst") else 3), mine
         settings = tmp_path / "etc" / "settings.yml"
         assert stat.S_IMODE(settings.stat().st_mode) == 0o600
         assert yaml.safe_load(settings.read_text())["cluster_settings_aws_parameter"] == CLUSTER["cluster_settings_aws_parameter"]
