@@ -29,10 +29,13 @@ options:
 attributes:
   action:
     support: full
+    description: The action plugin reads the controller's clock around the module's run on the host.
   check_mode:
     support: full
+    description: Only reads clocks.
   diff_mode:
     support: none
+    description: Nothing to diff.
 author:
   - airflow_ha maintainers (@airflow-ha)
 """
