@@ -40,7 +40,7 @@ import boto3
 
 import ec2_standin as standin
 from chaos import DAG as LOAD_DAG, LEDGER, Load, books
-from converge_checks import recap
+from converge_checks import not_at_rest, recap
 from labkit import ROOT, Api, Lab, artifacts_dir, epoch
 from labkit import group as group_of  # main() names an Auto Scaling group `group`
 
@@ -140,10 +140,9 @@ def reconverge(cloud: standin.Cloud, group_name: str, out: Path) -> dict:
     (out / "reconverge.log").write_text(run.stdout + run.stderr)
     hosts = recap(run.stdout)
     pool = sorted(standin.tags(i)[standin.CONTAINER_TAG] for i in group_instances(cloud, group_name).values())
-    not_at_rest = {h: r for h, r in hosts.items() if r["changed"] or r["failed"] or r["unreachable"]}
+    busy = not_at_rest(hosts)
     return {"rc": run.returncode, "seconds": round(time.time() - started, 1), "hosts": len(hosts), "pool_hosts": pool,
-            "not_at_rest": not_at_rest,
-            "ok": run.returncode == 0 and bool(pool) and set(pool) <= set(hosts) and not not_at_rest}
+            "not_at_rest": busy, "ok": run.returncode == 0 and bool(pool) and set(pool) <= set(hosts) and not busy}
 
 
 def wait_task(api: Api, run_id: str, task_id: str, timeout: float) -> dict:

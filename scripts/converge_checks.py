@@ -60,6 +60,11 @@ def recap(output: str) -> dict[str, dict[str, int]]:
             for m in RECAP.finditer(output)}
 
 
+def not_at_rest(hosts: dict[str, dict[str, int]]) -> dict[str, dict[str, int]]:
+    """The hosts of a recap that changed something, failed or were unreachable."""
+    return {h: r for h, r in hosts.items() if r["changed"] or r["failed"] or r["unreachable"]}
+
+
 def plays_started(output: str) -> list[str]:
     return re.findall(r"^PLAY \[(.+?)\] \*", output, re.M)
 
@@ -88,7 +93,7 @@ class Checks:
 
     def expect_no_change(self, name: str, *args: str) -> dict:
         run = self.site(name, *args)
-        changed = {h: r["changed"] for h, r in run["recap"].items() if r["changed"] or r["failed"] or r["unreachable"]}
+        changed = {h: r["changed"] for h, r in not_at_rest(run["recap"]).items()}
         ok = run["rc"] == 0 and bool(run["recap"]) and not changed
         detail = "" if ok else f" (rc={run['rc']}, hosts with changes or failures: {changed or 'no recap'})"
         self.log(f"{name}: {'ok' if ok else 'FAILED'}: {' '.join(args) or 'full run'} in {run['seconds']} s, "
@@ -157,9 +162,8 @@ class Checks:
         tracking = {}
         for host in self.lab.groups["all"]:
             fields = self.lab.sh(host, "chronyc -n -c tracking", check=False).split(",")
-            tracking[host] = {"reference": fields[1] if len(fields) > 13 else None,
-                              "stratum": int(fields[2]) if len(fields) > 13 else None,
-                              "leap": fields[13] if len(fields) > 13 else None}
+            reference, stratum, leap = (fields[1], int(fields[2]), fields[13]) if len(fields) > 13 else (None, None, None)
+            tracking[host] = {"reference": reference, "stratum": stratum, "leap": leap}
         unsynced = {h: t for h, t in tracking.items() if t["leap"] != "Normal"
                     or (h not in servers and t["reference"] not in addresses)}
         # 2. A host whose clock reads 30 s behind is refused before anything changes.
