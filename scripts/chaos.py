@@ -90,6 +90,18 @@ def error_window(probes: list[tuple[float, bool]], start: float, end: float) -> 
     return round(span, 2), len(failed), len(window)
 
 
+def longest_outage(probes: list[tuple[float, bool]]) -> float:
+    """Seconds from the first to the end of the last of the longest run of consecutive failed probes (0.2 s apart)."""
+    longest, first = 0.0, None
+    for t, ok in probes:
+        if ok:
+            first = None
+            continue
+        first = t if first is None else first
+        longest = max(longest, t - first + 0.2)
+    return round(longest, 2)
+
+
 def judge(fault: dict) -> dict:
     """Add the figure the fault's target applies to (measured_s), the target and whether it was met:
     the killed worker's task started again on a peer; what a client of the api-servers saw (errors, or
@@ -178,11 +190,12 @@ class Load(threading.Thread):
 
 
 class Probe(threading.Thread):
-    """GET /api/v2/monitor/health through the load balancer every 0.2 s."""
+    """GET /api/v2/monitor/health through the load balancer every 0.2 s; an answer slower than `timeout` fails."""
 
-    def __init__(self, lab: Lab):
+    def __init__(self, lab: Lab, timeout: float = 2.0):
         super().__init__(daemon=True)
         self.url = lab.api_url + "/api/v2/monitor/health"
+        self.timeout = timeout
         self.results: list[tuple[float, bool]] = []
         self.halt = threading.Event()
 
@@ -191,7 +204,7 @@ class Probe(threading.Thread):
         while not self.halt.is_set():
             started = time.time()
             try:
-                ok = session.get(self.url, timeout=2).status_code == 200
+                ok = session.get(self.url, timeout=self.timeout).status_code == 200
             except requests.RequestException:
                 ok = False
             self.results.append((started, ok))

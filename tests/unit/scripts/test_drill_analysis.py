@@ -70,6 +70,14 @@ def test_error_window_spans_first_to_last_failure():
     assert chaos.error_window(probes, 4, 5) == (0.0, 0, 1)
 
 
+def test_longest_outage_counts_consecutive_failures_only():
+    # Scattered single failures (a slow answer now and then) are short outages; a run of five (1 s) is longer.
+    probes = [(0.0, False), (0.2, True), (0.4, False), (0.6, True)] + [(1.0 + 0.2 * i, False) for i in range(5)] + [(2.0, True)]
+    assert chaos.longest_outage(probes) == 1.0
+    assert chaos.longest_outage([(0.0, True), (0.2, True)]) == 0.0
+    assert chaos.longest_outage([(5.0, False)]) == 0.2
+
+
 def test_chain_metrics_lag_and_throughput():
     tasks = [
         {"run_id": "r", "task_id": "step_00", "start": 11, "end": 12, "run_start": 10},
