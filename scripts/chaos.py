@@ -82,23 +82,27 @@ def baseline_delay(tis: list[dict], start: float, end: float, step: float = 1.0)
     return median(samples)
 
 
+# The probe's period (Probe below): a failed probe stands for this long.
+PROBE_INTERVAL_S = 0.2
+
+
 def error_window(probes: list[tuple[float, bool]], start: float, end: float) -> tuple[float, int, int]:
     """(seconds from first to last failed probe, failures, probes) within [start, end)."""
     window = [(t, ok) for t, ok in probes if start <= t < end]
     failed = [t for t, ok in window if not ok]
-    span = (failed[-1] - failed[0] + 0.2) if failed else 0.0
+    span = (failed[-1] - failed[0] + PROBE_INTERVAL_S) if failed else 0.0
     return round(span, 2), len(failed), len(window)
 
 
 def longest_outage(probes: list[tuple[float, bool]]) -> float:
-    """Seconds from the first to the end of the last of the longest run of consecutive failed probes (0.2 s apart)."""
+    """Seconds from the first to the end of the last of the longest run of consecutive failed probes."""
     longest, first = 0.0, None
     for t, ok in probes:
         if ok:
             first = None
             continue
         first = t if first is None else first
-        longest = max(longest, t - first + 0.2)
+        longest = max(longest, t - first + PROBE_INTERVAL_S)
     return round(longest, 2)
 
 
@@ -190,7 +194,7 @@ class Load(threading.Thread):
 
 
 class Probe(threading.Thread):
-    """GET /api/v2/monitor/health through the load balancer every 0.2 s; an answer slower than `timeout` fails."""
+    """GET /api/v2/monitor/health through the load balancer every PROBE_INTERVAL_S; an answer slower than `timeout` fails."""
 
     def __init__(self, lab: Lab, timeout: float = 2.0):
         super().__init__(daemon=True)
@@ -208,7 +212,7 @@ class Probe(threading.Thread):
             except requests.RequestException:
                 ok = False
             self.results.append((started, ok))
-            self.halt.wait(max(0.0, 0.2 - (time.time() - started)))
+            self.halt.wait(max(0.0, PROBE_INTERVAL_S - (time.time() - started)))
 
 
 # --- the drill ------------------------------------------------------------------------------------

@@ -266,6 +266,7 @@ class Checks:
         # Each api-server is drained before its restart and back in service before the next one: clients of the
         # load balancer see no failed request (a refused or 5xx answer, or none within LB_PROBE_TIMEOUT_S).
         outage = longest_outage(probe.results)
+        failed_at = [round(t - started, 1) for t, good in probe.results if not good]
         if outage >= LB_OUTAGE_S:
             problems.append(f"the load balancer failed requests for {outage} s in a row (limit {LB_OUTAGE_S} s)")
         if not counts["ok"]:
@@ -281,9 +282,8 @@ class Checks:
                  f"{run['seconds']} s; most down at once {worst}; longest load balancer outage {outage} s; books {counts}"
                  f"{'' if ok else ': ' + '; '.join(problems)}")
         self.results["rolling"] = {"ok": ok, "seconds": run["seconds"], "units": len(units), "most_down_at_once": worst,
-                                   "lb_outage_s": outage, "lb_failed_probes": sum(not good for _, good in probe.results),
-                                   "lb_probes": len(probe.results),
-                                   "lb_failed_at": [round(t - started, 1) for t, good in probe.results if not good][:100],
+                                   "lb_outage_s": outage, "lb_failed_probes": len(failed_at), "lb_probes": len(probe.results),
+                                   "lb_failed_at": failed_at[:100],
                                    "books": counts, "samples": len(sampler.samples), "problems": problems,
                                    **detail}
 
