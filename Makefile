@@ -21,7 +21,7 @@ MOLECULE_ROLES ?= redis_cluster rabbitmq_aws_peer_discovery airflow_common sched
 FAST_STEPS ?= lint unit build-test
 
 .PHONY: help bootstrap venv docker images airflow-image collection-link lint unit build-test integration sanity \
-        test test-fast molecule-% build clean lab lab-aws asg-drill lab-down test-lab lab-memory chaos bench
+        test test-fast molecule-% build clean lab lab-aws asg-drill db-drill lab-down test-lab lab-memory chaos bench
 
 help:
 	@echo "make lab         the cluster as systemd containers on this machine (make lab-down removes it)"
@@ -29,6 +29,7 @@ help:
 	@echo "make test-fast   lint + unit tests + collection build/install (no containers)"
 	@echo "make molecule-ROLE   one role's molecule scenario, e.g. make molecule-redis_cluster"
 	@echo "make asg-drill   on a running lab: an Auto Scaling worker pool scales out, replaces an instance, scales in"
+	@echo "make db-drill    on a running lab: metadata DB backup, clean-up (one node at a time), restore (JSON in artifacts/db)"
 	@echo "make chaos       failover drills on the lab under load (JSON + PNG timeline in artifacts/chaos)"
 	@echo "make bench       lab vs airflow standalone, 1 vs 2 schedulers, converge times (artifacts/bench)"
 	@echo "make build       ansible-galaxy collection build (tarball in ./artifacts)"
@@ -106,6 +107,12 @@ lab-aws: venv docker collection-link
 asg-drill: venv docker collection-link
 	flock $(MOLECULE_LOCK) scripts/lab-aws.sh python3 scripts/asg_drill.py
 	cp $${AIRFLOW_HA_ARTIFACTS:-artifacts}/asg/asg-drill.json $${AIRFLOW_HA_ARTIFACTS:-artifacts}/asg/asg-drill.png docs/results/
+
+# The metadata database's upkeep on a running lab: backup timer's dump and retention, the schedulers' locked clean-up,
+# playbooks/db_restore.yml after an accident (scripts/db_drill.py); JSON copied to docs/results.
+db-drill: venv docker collection-link
+	flock $(MOLECULE_LOCK) python3 scripts/db_drill.py
+	cp $${AIRFLOW_HA_ARTIFACTS:-artifacts}/db/db-drill.json docs/results/
 
 # The whole-cluster end-to-end test (make lab twice, make lab-aws, make lab-down); part of make test.
 test-lab: bootstrap
