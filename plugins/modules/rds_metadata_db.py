@@ -197,6 +197,11 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+final_snapshot_identifier:
+  description: The final snapshot RDS takes before it deletes the instance (null when none was asked for).
+  returned: when O(state=absent) deleted an instance
+  type: str
+  sample: airflow-prod-metadata-final-20261207-193000
 endpoint:
   description: DNS name of the instance (null while RDS has not assigned it, or in check mode on create).
   returned: when O(state=present)
@@ -550,6 +555,7 @@ def ensure_absent(client, module):
     if instance.get("DeletionProtection"):
         aws.modify_db_instance(client, DBInstanceIdentifier=identifier, DeletionProtection=False, ApplyImmediately=True)
     aws.delete_db_instance(client, identifier, params["final_snapshot_identifier"])
+    result["final_snapshot_identifier"] = params["final_snapshot_identifier"]
     if params["wait"]:
         aws.wait_db_instance(client, identifier, "db_instance_deleted", params["wait_timeout"])
     return result

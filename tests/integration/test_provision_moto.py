@@ -671,9 +671,24 @@ def test_bootstrap_lists_the_instance_in_its_own_plays(env, client, tmp_path):
         assert json.loads((tmp_path / "status.json").read_text())["host"] == host
 
 
-def test_teardown_removes_everything_tagged(env, client):
+def test_teardown_refuses_without_confirmation(env, client):
+    before = cluster_resources(client)
+    assert before != {}
+    proc, report = playbook("teardown_aws.yml", env, "aws_provision_teardown_confirm=not-" + CLUSTER_NAME)
+    assert proc.returncode != 0
+    assert any("aws_provision_teardown_confirm" in m and CLUSTER_NAME in m for m in failed_messages(report)), failed_messages(report)
+    assert report["stats"]["localhost"]["changed"] == 0
+    assert cluster_resources(client) == before
+
+
+def test_teardown_removes_everything_tagged_and_keeps_a_final_snapshot(env, client):
     assert cluster_resources(client) != {}
-    proc, report = playbook("teardown_aws.yml", env)
+    identifier = f"{CLUSTER_NAME}-metadata"  # aws_provision_rds_identifier's default
+    assert [s for s in client("rds").describe_db_snapshots()["DBSnapshots"] if s["DBInstanceIdentifier"] == identifier] == []
+    proc, report = playbook("teardown_aws.yml", env, "aws_provision_teardown_confirm=" + CLUSTER_NAME)
     assert proc.returncode == 0, failed_messages(report)
     assert report["stats"]["localhost"]["changed"] > 0
     assert cluster_resources(client) == {}
+    snapshots = [s["DBSnapshotIdentifier"] for s in client("rds").describe_db_snapshots()["DBSnapshots"]
+                 if s["DBInstanceIdentifier"] == identifier]
+    assert len(snapshots) == 1 and re.fullmatch(rf"{identifier}-final-\d{{8}}-\d{{6}}", snapshots[0]), snapshots

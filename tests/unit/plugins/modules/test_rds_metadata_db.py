@@ -298,7 +298,7 @@ def test_ensure_absent_switches_protection_off_then_deletes(fake_module):
     with stubber:
         result = mod.ensure_absent(rds, fake_module(params(state="absent", wait=False, final_snapshot_identifier="final")))
     stubber.assert_no_pending_responses()
-    assert result == {"changed": True, "db_instance": {}, "modifications": ["delete"]}
+    assert result == {"changed": True, "db_instance": {}, "modifications": ["delete"], "final_snapshot_identifier": "final"}
 
 
 def test_ensure_present_while_deleting_without_wait_fails(fake_module):
