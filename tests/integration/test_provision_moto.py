@@ -684,11 +684,14 @@ def test_teardown_refuses_without_confirmation(env, client):
 def test_teardown_removes_everything_tagged_and_keeps_a_final_snapshot(env, client):
     assert cluster_resources(client) != {}
     identifier = f"{CLUSTER_NAME}-metadata"  # aws_provision_rds_identifier's default
-    assert [s for s in client("rds").describe_db_snapshots()["DBSnapshots"] if s["DBInstanceIdentifier"] == identifier] == []
+    rds = client("rds")
+    # RDS's automated backups are on (moto models the first automated snapshot); no manual snapshot yet.
+    assert rds.describe_db_snapshots(DBInstanceIdentifier=identifier, SnapshotType="automated")["DBSnapshots"] != []
+    assert rds.describe_db_snapshots(DBInstanceIdentifier=identifier, SnapshotType="manual")["DBSnapshots"] == []
     proc, report = playbook("teardown_aws.yml", env, "aws_provision_teardown_confirm=" + CLUSTER_NAME)
     assert proc.returncode == 0, failed_messages(report)
     assert report["stats"]["localhost"]["changed"] > 0
     assert cluster_resources(client) == {}
-    snapshots = [s["DBSnapshotIdentifier"] for s in client("rds").describe_db_snapshots()["DBSnapshots"]
+    snapshots = [s["DBSnapshotIdentifier"] for s in rds.describe_db_snapshots(SnapshotType="manual")["DBSnapshots"]
                  if s["DBInstanceIdentifier"] == identifier]
     assert len(snapshots) == 1 and re.fullmatch(rf"{identifier}-final-\d{{8}}-\d{{6}}", snapshots[0]), snapshots
