@@ -71,6 +71,20 @@ def not_at_rest(hosts: dict[str, dict[str, int]]) -> dict[str, dict[str, int]]:
     return {h: r for h, r in hosts.items() if r["changed"] or r["failed"] or r["unreachable"]}
 
 
+def run_playbook(playbook: Path, log: Path, *args: str, inventories: tuple[str, ...] = ()) -> dict:
+    """ansible-playbook PLAYBOOK on the lab inventory (plus `inventories`); its rc, seconds, recap and output (kept in `log`)."""
+    command = ["ansible-playbook", "-i", str(INVENTORY)]
+    for extra in inventories:
+        command += ["-i", extra]
+    command += [str(playbook), *args]
+    started = time.time()
+    done = subprocess.run(command, capture_output=True, text=True)
+    seconds = round(time.time() - started, 1)
+    output = done.stdout + done.stderr
+    log.write_text(output)
+    return {"rc": done.returncode, "seconds": seconds, "recap": recap(output), "output": output}
+
+
 def plays_started(output: str) -> list[str]:
     return re.findall(r"^PLAY \[(.+?)\] \*", output, re.M)
 
@@ -86,16 +100,7 @@ class Checks:
 
     def site(self, name: str, *args: str, playbook: Path = SITE, inventories: tuple[str, ...] = ()) -> dict:
         """Run a playbook on the lab; its rc, seconds, recap and output (kept in the log dir)."""
-        command = ["ansible-playbook", "-i", str(INVENTORY)]
-        for extra in inventories:
-            command += ["-i", extra]
-        command += [str(playbook), *args]
-        started = time.time()
-        done = subprocess.run(command, capture_output=True, text=True)
-        seconds = round(time.time() - started, 1)
-        output = done.stdout + done.stderr
-        (self.log_dir / f"converge-{name}.log").write_text(output)
-        return {"rc": done.returncode, "seconds": seconds, "recap": recap(output), "output": output}
+        return run_playbook(playbook, self.log_dir / f"converge-{name}.log", *args, inventories=inventories)
 
     def expect_no_change(self, name: str, *args: str) -> dict:
         run = self.site(name, *args)

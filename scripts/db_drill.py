@@ -30,8 +30,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from converge_checks import recap  # noqa: E402
-from labkit import INVENTORY, ROOT, TERMINAL_RUN, Api, Lab, artifacts_dir, role_var  # noqa: E402
+from converge_checks import run_playbook  # noqa: E402
+from labkit import ROOT, TERMINAL_RUN, Api, Lab, artifacts_dir, role_var  # noqa: E402
 
 ALL_STEPS = "backup,clean,restore"
 BACKUP_UNIT = role_var("metadata_db", "vars", "_metadata_db_backup_unit") + ".service"
@@ -164,12 +164,7 @@ class Drill:
                     seconds=seconds, cleaned_on=cleaned, skipped_on=skipped)
 
     def playbook(self, name: str, *args: str) -> dict:
-        command = ["ansible-playbook", "-i", str(INVENTORY), str(RESTORE), *args]
-        started = time.time()
-        done = subprocess.run(command, capture_output=True, text=True)
-        output = done.stdout + done.stderr
-        (self.log_dir / f"db-drill-{name}.log").write_text(output)
-        return {"rc": done.returncode, "seconds": round(time.time() - started, 1), "recap": recap(output), "output": output}
+        return run_playbook(RESTORE, self.log_dir / f"db-drill-{name}.log", *args)
 
     def step_restore(self) -> None:
         if not self.dump:
