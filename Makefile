@@ -21,7 +21,7 @@ MOLECULE_ROLES ?= redis_cluster rabbitmq_aws_peer_discovery airflow_common sched
 FAST_STEPS ?= lint unit build-test
 
 .PHONY: help bootstrap venv docker images airflow-image collection-link lint unit build-test integration sanity \
-        test test-fast molecule-% build clean lab lab-aws asg-drill db-drill lab-down test-lab lab-memory chaos bench
+        test test-fast molecule-% build clean lab lab-aws asg-drill db-drill scale-drill lab-down test-lab lab-memory chaos bench
 
 help:
 	@echo "make lab         the cluster as systemd containers on this machine (make lab-down removes it)"
@@ -30,6 +30,7 @@ help:
 	@echo "make molecule-ROLE   one role's molecule scenario, e.g. make molecule-redis_cluster"
 	@echo "make asg-drill   on a running lab: an Auto Scaling worker pool scales out, replaces an instance, scales in"
 	@echo "make db-drill    on a running lab: metadata DB backup, clean-up (one node at a time), restore (JSON in artifacts/db)"
+	@echo "make scale-drill on a running lab: a worker added by one inventory entry, then drained and removed (artifacts/scale)"
 	@echo "make chaos       failover drills on the lab under load (JSON + PNG timeline in artifacts/chaos)"
 	@echo "make bench       lab vs airflow standalone, 1 vs 2 schedulers, converge times (artifacts/bench)"
 	@echo "make build       ansible-galaxy collection build (tarball in ./artifacts)"
@@ -113,6 +114,11 @@ asg-drill: venv docker collection-link
 db-drill: venv docker collection-link
 	flock $(MOLECULE_LOCK) python3 scripts/db_drill.py
 	cp $${AIRFLOW_HA_ARTIFACTS:-artifacts}/db/db-drill.json docs/results/
+
+# Scale-out by one inventory entry, scale-in with playbooks/drain_workers.yml (scripts/scale_drill.py).
+scale-drill: venv docker collection-link
+	flock $(MOLECULE_LOCK) python3 scripts/scale_drill.py
+	cp $${AIRFLOW_HA_ARTIFACTS:-artifacts}/scale/scale-drill.json docs/results/
 
 # The whole-cluster end-to-end test (make lab twice, make lab-aws, make lab-down); part of make test.
 test-lab: bootstrap

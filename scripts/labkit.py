@@ -233,7 +233,8 @@ class Api:
     def call(self, method: str, path: str, body: dict | None = None, attempts: int = 30) -> dict:
         if self._token is None:
             self._login()
-        return self._send(method, path, json=body, attempts=attempts).json()
+        response = self._send(method, path, json=body, attempts=attempts)
+        return response.json() if response.content else {}  # DELETE answers 204, no body
 
     def wait_healthy(self, timeout: float = 300) -> None:
         deadline = time.time() + timeout

@@ -10,15 +10,19 @@
 #   3. the metadata database's upkeep (scripts/db_drill.py, make db-drill): the backup timer's dump and its retention,
 #      the schedulers' clean-up on one node at a time (an advisory lock), and playbooks/db_restore.yml after every DAG
 #      run was deleted: the run history back, hello_world2 succeeds after;
-#   4. make lab-aws: site.yml again, through inventories/aws_ec2.yml (tagged instances on moto mapped to
+#   4. scale out and in (scripts/scale_drill.py, make scale-drill): a worker host on a new queue added by one inventory
+#      entry: site.yml changes only that host and restarts nothing elsewhere, a task of the new queue runs on it; then
+#      playbooks/drain_workers.yml refuses without --limit and for a queue's last worker, and drains it while its task
+#      runs (the task succeeds); the host is removed (the drill's own full re-run is skipped: stage 5 is one);
+#   5. make lab-aws: site.yml again, through inventories/aws_ec2.yml (tagged instances on moto mapped to
 #      the same containers), after a worker pool's Auto Scaling instance was booted by the EC2 stand-in and
 #      configured itself (cloud-init, airflow-ha-bootstrap): every host, that instance included, must report
 #      changed=0 — the same end state, after the restore too —, a task of the pool's queue runs on the instance,
 #      and hello_world2 succeeds again. This full re-run is also the no-op check (converge_checks' `noop`, which would
 #      be a second full no-op run on the same lab, is left to running it alone; make bench times it);
-#   5. the rolling check: a new airflow_config value rolled through every component under the chaos_load
+#   6. the rolling check: a new airflow_config value rolled through every component under the chaos_load
 #      DAG's load (never two workers of a queue down at once, clean books);
-#   6. make lab-down.
+#   7. make lab-down.
 # Prints the wall time of each stage.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -56,6 +60,9 @@ stage converge python3 scripts/converge_checks.py --log-dir "$log" --checks tags
 grep -h "^converge:" "$log/converge.log" | sed 's/^/  /'
 stage db python3 scripts/db_drill.py --log-dir "$log"
 grep -h "^db-drill:" "$log/db.log" | sed 's/^/  /'
+stage scale python3 scripts/scale_drill.py --log-dir "$log" --skip-final \
+  --json "${AIRFLOW_HA_ARTIFACTS:-artifacts}/scale/scale-drill.json"
+grep -h "^scale-drill:" "$log/scale.log" | sed 's/^/  /'
 stage lab-aws make --no-print-directory lab-aws
 if [ "$fail" = 0 ]; then
   sed -n '/^PLAY RECAP/,$p' /tmp/airflow-ha-lab-aws-site.log > "$log/lab-aws-site-recap.log"
