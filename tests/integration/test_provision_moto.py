@@ -243,11 +243,16 @@ def pools(**changes):
         (["cluster_settings_backend=s3"], "value of cluster_settings_backend must be one of: none, aws_ssm, got: s3"),
         (["cluster_settings_backend=none"], "Auto Scaling group instances read the settings at boot: set cluster_settings_backend=aws_ssm"),
         (["cluster_settings_aws_region=us-east-1"], "booting instances read the settings in their own region"),
+        # The load balancer: internet-facing only with HTTPS, and a certificate that is an ACM ARN.
+        (["aws_provision_alb_scheme=internet-facing"],
+         "aws_provision_alb_scheme internet-facing needs aws_provision_alb_certificate_arn"),
+        (["aws_provision_alb_certificate_arn=airflow.example.com"], "aws_provision_alb_certificate_arn (airflow.example.com) is not an ACM"),
     ],
     ids=["one-az", "engine", "short-password", "reserved-db-user", "worker-without-queue", "pool-min-above-max",
          "pool-without-queues", "even-rabbitmq-asg", "pool-in-one-az", "drain-timeout", "unknown-secrets-backend",
          "asg-with-file-secrets", "rabbitmq-asg-and-instances", "pool-named-like-rabbitmq-asg",
-         "unknown-settings-backend", "asg-without-settings", "settings-in-another-region"],
+         "unknown-settings-backend", "asg-without-settings", "settings-in-another-region", "public-alb-without-https",
+         "certificate-not-an-arn"],
 )
 def test_provision_preflight_rejects_bad_variables(env, client, ami, secrets, extra, message):
     short = f"{SECRET_NAME}-short"
@@ -358,6 +363,9 @@ def test_provision_first_run_creates(env, client, ami, secrets):
     db = client("rds").describe_db_instances(DBInstanceIdentifier=f"{CLUSTER_NAME}-metadata")["DBInstances"][0]
     assert db["MultiAZ"] and db["StorageEncrypted"] and db["DeletionProtection"]
     assert db["Endpoint"]["Port"] == CLUSTER["cluster_ports_postgresql"]  # the port its security group opens
+    alb = client("elbv2").describe_load_balancers(Names=[f"{CLUSTER_NAME}-alb"])["LoadBalancers"][0]
+    assert alb["Scheme"] == "internal"  # the default: never on the internet unless asked
+    assert [(x["Protocol"], x["Port"], x["DefaultActions"][0]["Type"]) for x in _listeners(client)] == [("HTTP", 80, "forward")]
     tg = client("elbv2").describe_target_groups(Names=[f"{CLUSTER_NAME}-api"])["TargetGroups"][0]
     targets = client("elbv2").describe_target_health(TargetGroupArn=tg["TargetGroupArn"])["TargetHealthDescriptions"]
     webservers = [i["name"] for i in CLUSTER["aws_provision_instances"] if "airflow_webserver" in i["roles"]]
@@ -366,6 +374,12 @@ def test_provision_first_run_creates(env, client, ami, secrets):
     policy = client("iam").get_role_policy(RoleName=f"{CLUSTER_NAME}-node", PolicyName="rabbitmq-peer-discovery")
     actions = policy["PolicyDocument"]["Statement"][0]["Action"]
     assert sorted(actions) == ["autoscaling:DescribeAutoScalingInstances", "ec2:DescribeInstances"]
+
+
+def _listeners(client):
+    elb = client("elbv2")
+    arn = elb.describe_load_balancers(Names=[f"{CLUSTER_NAME}-alb"])["LoadBalancers"][0]["LoadBalancerArn"]
+    return sorted(elb.describe_listeners(LoadBalancerArn=arn)["Listeners"], key=lambda x: x["Port"])
 
 
 def _asgs(client):
@@ -479,8 +493,9 @@ def test_security_groups_open_only_what_the_topology_needs(client):
     assert _ingress(client, "airflow_scheduler") == {(8974, CLUSTER["aws_provision_vpc_cidr"])}
     assert _ingress(client, "flower") == {(flower, "loadbalancer"), (flower, CLUSTER["aws_provision_vpc_cidr"])}
     # The defaults where the inventory sets nothing: the HAProxy frontends of the api-servers and of Flower.
-    assert _ingress(client, "loadbalancer") == {(8080, cidr) for cidr in CLUSTER.get("aws_provision_alb_ingress_cidrs", ["0.0.0.0/0"])} | {
-        (5555, CLUSTER["aws_provision_vpc_cidr"])}
+    alb_cidrs = CLUSTER.get("aws_provision_alb_ingress_cidrs", [CLUSTER["aws_provision_vpc_cidr"]])  # default: the VPC only
+    assert _ingress(client, "loadbalancer") == {(8080, cidr) for cidr in alb_cidrs} | {(5555, CLUSTER["aws_provision_vpc_cidr"])}
+    assert _ingress(client, "alb") == {(80, cidr) for cidr in alb_cidrs}
     assert _ingress(client, "efs") == {(2049, g) for g in ("airflow_scheduler", "airflow_worker", "airflow_webserver")}
 
 
@@ -494,6 +509,25 @@ def test_provision_second_run_changes_nothing(env, ami, secrets):
     ]
     assert stats["changed"] == 0, changed_tasks
     assert stats["failures"] == 0
+
+
+def test_alb_https_with_a_certificate_redirects_http(env, client, ami):
+    """With an ACM certificate the ALB serves HTTPS (TLS 1.2+) and HTTP only redirects to it; its security group
+    opens both ports to the allow-listed CIDRs only (the VPC's CIDR is no longer among them)."""
+    cert = client("acm").request_certificate(DomainName="airflow.example.com")["CertificateArn"]
+    cidrs = ["203.0.113.0/24"]
+    proc, report = playbook("provision_aws.yml", env, f"aws_provision_ami_id={ami}", f"aws_provision_alb_certificate_arn={cert}",
+                            json.dumps({"aws_provision_alb_ingress_cidrs": cidrs}))
+    assert proc.returncode == 0, failed_messages(report)
+    http, https = _listeners(client)
+    assert (http["Protocol"], http["Port"], https["Protocol"], https["Port"]) == ("HTTP", 80, "HTTPS", 443)
+    assert http["DefaultActions"][0]["Type"] == "redirect"
+    assert http["DefaultActions"][0]["RedirectConfig"]["Protocol"] == "HTTPS"
+    assert http["DefaultActions"][0]["RedirectConfig"]["StatusCode"] == "HTTP_301"
+    assert https["Certificates"][0]["CertificateArn"] == cert
+    assert https["SslPolicy"] == "ELBSecurityPolicy-TLS13-1-2-2021-06"
+    assert https["DefaultActions"][0]["Type"] == "forward"
+    assert _ingress(client, "alb") == {(80, cidrs[0]), (443, cidrs[0])}
 
 
 def test_webserver_registers_api_servers_in_the_alb_target_group(env, client, tmp_path):
