@@ -371,7 +371,7 @@ def test_provision_first_run_creates(env, client, ami, secrets):
     webservers = [i["name"] for i in CLUSTER["aws_provision_instances"] if "airflow_webserver" in i["roles"]]
     assert len(targets) == len(webservers)
     assert tg["Port"] == CLUSTER["cluster_ports_api_server"]
-    policy = client("iam").get_role_policy(RoleName=f"{CLUSTER_NAME}-node", PolicyName="rabbitmq-peer-discovery")
+    policy = client("iam").get_role_policy(RoleName=f"{CLUSTER_NAME}-node-rabbitmq+asg", PolicyName="rabbitmq-peer-discovery")
     actions = policy["PolicyDocument"]["Statement"][0]["Action"]
     assert sorted(actions) == ["autoscaling:DescribeAutoScalingInstances", "ec2:DescribeInstances"]
 
@@ -414,7 +414,7 @@ def test_auto_scaling_groups_for_pools_and_rabbitmq(client):
         assert len(group["Instances"]) == desired
         version = ec2.describe_launch_template_versions(LaunchTemplateName=name, Versions=["$Latest"])["LaunchTemplateVersions"][0]
         data = version["LaunchTemplateData"]
-        assert data["IamInstanceProfile"]["Arn"].endswith(f":instance-profile/{CLUSTER_NAME}-node")
+        assert data["IamInstanceProfile"]["Arn"].endswith(f":instance-profile/airflow-ha/{CLUSTER_NAME}/{CLUSTER_NAME}-node-{role}+asg")
         assert data["MetadataOptions"]["HttpTokens"] == "required"
         user_data = base64.b64decode(data["UserData"]).decode()
         assert user_data.startswith("#cloud-config\n")
@@ -451,8 +451,36 @@ def test_no_secret_in_user_data_templates_or_tags(client):
     assert leaked == []
 
 
+# What each group may do on AWS (roles/aws_provision vars: _aws_provision_iam_group_policies), written out here.
+GROUP_POLICIES = {"rabbitmq": {"rabbitmq-peer-discovery"}, "airflow_worker": {"airflow-remote-logs"},
+                  "airflow_scheduler": {"airflow-remote-logs"}, "airflow_webserver": {"airflow-remote-logs-read"}}
+
+
+def test_iam_role_per_group_set_with_only_what_its_groups_need(client):
+    """Every instance's profile is the role of its exact set of groups; a role holds the policies of those groups
+    (a writer's log policy covers reading), the boot policy only for Auto Scaling group instances, nothing else."""
+    iam, ec2 = client("iam"), client("ec2")
+    roles = {r["RoleName"]: set(iam.list_role_policies(RoleName=r["RoleName"])["PolicyNames"])
+             for r in iam.list_roles(PathPrefix=f"/airflow-ha/{CLUSTER_NAME}/")["Roles"]}
+
+    def expected(groups, asg):
+        wanted = set().union(*(GROUP_POLICIES.get(g, set()) for g in groups)) | ({"airflow-ha-bootstrap"} if asg else set())
+        return wanted - {"airflow-remote-logs-read"} if "airflow-remote-logs" in wanted else wanted
+
+    kinds = {(tuple(sorted(i["roles"])), False) for i in CLUSTER["aws_provision_instances"]}
+    kinds |= {(("airflow_worker",), True), (("rabbitmq",), True)}
+    assert roles == {f"{CLUSTER_NAME}-node-{'+'.join(groups)}{'+asg' if asg else ''}": expected(groups, asg)
+                     for groups, asg in kinds}
+    assert roles[f"{CLUSTER_NAME}-node-redis"] == set()  # a broker's credentials can do nothing
+    by_name = {t["Value"]: i for r in ec2.describe_instances(Filters=[{"Name": f"tag:{CLUSTER_TAG}", "Values": [CLUSTER_NAME]}])["Reservations"]
+               for i in r["Instances"] for t in i.get("Tags", []) if t["Key"] == "Name"}
+    for item in CLUSTER["aws_provision_instances"]:
+        profile = by_name[f"{CLUSTER_NAME}-{item['name']}"]["IamInstanceProfile"]["Arn"]
+        assert profile.endswith(f"/airflow-ha/{CLUSTER_NAME}/{CLUSTER_NAME}-node-{'+'.join(sorted(item['roles']))}"), (item, profile)
+
+
 def test_bootstrap_policy_is_least_privilege(client):
-    policy = client("iam").get_role_policy(RoleName=f"{CLUSTER_NAME}-node", PolicyName="airflow-ha-bootstrap")
+    policy = client("iam").get_role_policy(RoleName=f"{CLUSTER_NAME}-node-airflow_worker+asg", PolicyName="airflow-ha-bootstrap")
     statements = {s["Sid"]: s for s in policy["PolicyDocument"]["Statement"]}
     account = client("sts").get_caller_identity()["Account"]
     assert statements["ReadTheClusterSecret"]["Action"] == "secretsmanager:GetSecretValue"
@@ -516,9 +544,13 @@ def test_alb_https_with_a_certificate_redirects_http(env, client, ami):
     opens both ports to the allow-listed CIDRs only (the VPC's CIDR is no longer among them)."""
     cert = client("acm").request_certificate(DomainName="airflow.example.com")["CertificateArn"]
     cidrs = ["203.0.113.0/24"]
+    # The same run also takes back what a role's groups do not need: a policy someone added to the brokers' role.
+    stray = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:DeleteObject", "Resource": "*"}]}
+    client("iam").put_role_policy(RoleName=f"{CLUSTER_NAME}-node-redis", PolicyName="stray", PolicyDocument=json.dumps(stray))
     proc, report = playbook("provision_aws.yml", env, f"aws_provision_ami_id={ami}", f"aws_provision_alb_certificate_arn={cert}",
                             json.dumps({"aws_provision_alb_ingress_cidrs": cidrs}))
     assert proc.returncode == 0, failed_messages(report)
+    assert client("iam").list_role_policies(RoleName=f"{CLUSTER_NAME}-node-redis")["PolicyNames"] == []
     http, https = _listeners(client)
     assert (http["Protocol"], http["Port"], https["Protocol"], https["Port"]) == ("HTTP", 80, "HTTPS", 443)
     assert http["DefaultActions"][0]["Type"] == "redirect"
