@@ -31,7 +31,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from converge_checks import run_playbook  # noqa: E402
-from labkit import ROOT, TERMINAL_RUN, Api, Lab, artifacts_dir, role_var  # noqa: E402
+from labkit import ROOT, TERMINAL_RUN, Api, Lab, Steps, artifacts_dir, role_var  # noqa: E402
 
 ALL_STEPS = "backup,clean,restore"
 BACKUP_UNIT = role_var("metadata_db", "vars", "_metadata_db_backup_unit") + ".service"
@@ -43,8 +43,11 @@ SMOKE_DAG = "hello_world2"
 MARK = "airflow-ha-db-drill"
 
 
-class Drill:
+class Drill(Steps):
+    prefix = "db-drill"
+
     def __init__(self, lab: Lab, log_dir: Path):
+        super().__init__()
         self.lab = lab
         self.log_dir = log_dir
         self.db_host = lab.hosts("metadata_db")[0]
@@ -56,12 +59,8 @@ class Drill:
         self.log_dir_airflow = role_var("airflow_common", "defaults", "airflow_common_log_dir",
                                         lab.hostvars.get(self.schedulers[0], {}))
         self.api = Api(lab.api_url, lab.secrets["admin_password"])
-        self.results: dict[str, dict] = {}
         self.dump = ""
         self.history_at_backup: dict[str, int] = {}
-
-    def log(self, message: str) -> None:
-        print(f"db-drill: {time.strftime('%H:%M:%S')} {message}", flush=True)
 
     def sql(self, query: str) -> str:
         """One query on the metadata database as postgres (local socket); its unaligned output."""
@@ -73,10 +72,6 @@ class Drill:
         rows = self.sql("SELECT r.dag_id || '/' || r.run_id, count(t.id) FROM dag_run r"
                         " LEFT JOIN task_instance t ON t.dag_id = r.dag_id AND t.run_id = r.run_id GROUP BY 1")
         return {key: int(n) for key, n in (row.rsplit("|", 1) for row in rows.splitlines() if row)}
-
-    def result(self, name: str, ok: bool, detail: str, **figures) -> None:
-        self.results[name] = {"ok": ok, **figures, **({} if ok else {"error": detail})}
-        self.log(f"{name}: {'ok' if ok else 'FAILED'}: {detail}")
 
     # -- the steps --
     def step_backup(self) -> None:

@@ -291,6 +291,24 @@ class Api:
                         f"/taskInstances/{task_id}/{map_index}")
 
 
+class Steps:
+    """A drill's step results (name -> {ok, figures..., error}) and its log lines, `<prefix>: HH:MM:SS message`."""
+
+    prefix = "drill"
+
+    def __init__(self) -> None:
+        self.results: dict[str, dict] = {}
+
+    def log(self, message: str) -> None:
+        print(f"{self.prefix}: {time.strftime('%H:%M:%S')} {message}", flush=True)
+
+    def result(self, name: str, ok: bool, detail: str, **figures) -> bool:
+        """Record a step (its error is `detail` when it failed), log it; `ok` back."""
+        self.results[name] = {"ok": ok, **figures, **({} if ok else {"error": detail})}
+        self.log(f"{name}: {'ok' if ok else 'FAILED'}: {detail}")
+        return ok
+
+
 def artifacts_dir(name: str) -> Path:
     path = Path(os.environ.get("AIRFLOW_HA_ARTIFACTS", ROOT / "artifacts")) / name
     path.mkdir(parents=True, exist_ok=True)

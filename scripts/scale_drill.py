@@ -36,7 +36,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from converge_checks import not_at_rest, run_playbook  # noqa: E402
-from labkit import ROOT, TERMINAL_TI, WORKER_UNIT, Api, Lab, artifacts_dir, epoch, group, role_var  # noqa: E402
+from labkit import ROOT, TERMINAL_TI, WORKER_UNIT, Api, Lab, Steps, artifacts_dir, epoch, group, role_var  # noqa: E402
 
 SITE = ROOT / "playbooks" / "site.yml"
 CONTAINERS = ROOT / "playbooks" / "lab_containers.yml"
@@ -57,8 +57,11 @@ with DAG(dag_id="{dag_id}", schedule=None, start_date=datetime(2024, 1, 1), catc
 '''
 
 
-class Drill:
+class Drill(Steps):
+    prefix = "scale-drill"
+
     def __init__(self, lab: Lab, log_dir: Path, host: str, queue: str):
+        super().__init__()
         self.lab = lab
         self.log_dir = log_dir
         self.host = host
@@ -67,19 +70,10 @@ class Drill:
         some = lab.hostvars.get(lab.hosts("scheduler")[0], {})
         self.dags_folder = role_var("airflow_common", "defaults", "airflow_common_dags_folder", some)
         self.airflow_user = role_var("airflow_common", "defaults", "airflow_common_user", some)
-        self.results: dict[str, dict] = {}
         self.overlay = Path(tempfile.mkstemp(prefix="scale-drill-", suffix=".yml")[1])
         # The one inventory entry: the new host in the worker group (a child of the airflow group, as in hosts.yml).
         self.overlay.write_text(yaml.safe_dump({"all": {"children": {group("airflow"): {"children": {
             group("worker"): {"hosts": {host: {"celery_worker_queues": [queue]}}}}}}}}))
-
-    def log(self, message: str) -> None:
-        print(f"scale-drill: {time.strftime('%H:%M:%S')} {message}", flush=True)
-
-    def result(self, name: str, ok: bool, detail: str, **figures) -> bool:
-        self.results[name] = {"ok": ok, **figures, **({} if ok else {"error": detail})}
-        self.log(f"{name}: {'ok' if ok else 'FAILED'}: {detail}")
-        return ok
 
     def play(self, name: str, playbook: Path, *args: str, overlay: bool = False) -> dict:
         return run_playbook(playbook, self.log_dir / f"scale-{name}.log", *args,

@@ -1,4 +1,5 @@
-"""What `make scale-drill` judges without a lab: which services restarted, the probe DAG it drops on the hosts."""
+"""What `make scale-drill` judges without a lab: which services restarted, the probe DAG it drops on the hosts,
+and how a drill records its steps (labkit.Steps)."""
 
 import ast
 import sys
@@ -6,6 +7,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "scripts"))
 
+import labkit  # noqa: E402
 import scale_drill  # noqa: E402
 
 BEFORE = {"lab-q1": {"airflow-worker.service": "a1/0", "chrony.service": "c1/0"},
@@ -45,3 +47,11 @@ def test_the_probe_dag_sends_its_task_to_the_queue():
     calls = {kw.arg: ast.literal_eval(kw.value) for node in ast.walk(tree) if isinstance(node, ast.Call)
              for kw in node.keywords if kw.arg in ("queue", "dag_id", "bash_command")}
     assert calls == {"queue": "some_queue", "dag_id": "probe_dag", "bash_command": "hostname; sleep {{ params.seconds }}"}
+
+
+def test_a_step_keeps_its_error_only_when_it_failed(capsys):
+    steps = labkit.Steps()  # what db_drill's and scale_drill's Drill record their steps with
+    assert steps.result("a", True, "fine", seconds=1.0) is True
+    assert steps.result("b", False, "broken", seconds=2.0) is False
+    assert steps.results == {"a": {"ok": True, "seconds": 1.0}, "b": {"ok": False, "seconds": 2.0, "error": "broken"}}
+    assert "a: ok: fine" in capsys.readouterr().out
